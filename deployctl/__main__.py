@@ -1,0 +1,3 @@
+from deployctl.cli.main import main
+
+main()

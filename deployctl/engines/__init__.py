@@ -1,0 +1,1 @@
+"""Engine adapters: pure translation of (recipe, checkpoint) into a LaunchSpec."""

@@ -1,0 +1,95 @@
+"""What every engine adapter provides, and where it places files for the runtime that starts it.
+
+An engine is pure: (recipe, checkpoint, placement) → LaunchSpec. It imports no docker, no torch,
+no subprocess. Adding an engine = one module with a `build_launch_spec` + one line in `registry.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from deployctl.checkpoint import Checkpoint
+from deployctl.launch_spec import MULTICAST_SWITCHES, Mount
+from deployctl.recipe.model import Recipe, RuntimeKind
+
+# Inside containers the checkpoint always appears here, read-only.
+CONTAINER_MODEL_DIR = "/models"
+CONTAINER_HF_CACHE = "/root/.cache/huggingface/hub"
+CONTAINER_CONFIG_DIR = "/etc/deployctl"
+
+# Copied from the operator's environment when set; never written anywhere by deployctl.
+HUB_PASSTHROUGH = ("HF_TOKEN", "HF_HUB_OFFLINE", "HF_ENDPOINT")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the engine sees things: container paths for docker, host paths for a local process."""
+
+    runtime: RuntimeKind
+    model_dir: str
+    config_dir: str
+    hf_cache: str | None = None
+    engine_cache: str | None = None
+
+    @classmethod
+    def for_runtime(
+        cls,
+        runtime: RuntimeKind,
+        checkpoint: Checkpoint,
+        *,
+        config_dir: str,
+        hf_cache: str | None = None,
+        engine_cache: str | None = None,
+    ) -> Placement:
+        runtime = RuntimeKind(runtime)
+        if runtime is RuntimeKind.DOCKER:
+            return cls(
+                runtime=runtime,
+                model_dir=f"{CONTAINER_MODEL_DIR}/{checkpoint.path.name}",
+                config_dir=CONTAINER_CONFIG_DIR,
+                hf_cache=hf_cache,
+                engine_cache=engine_cache,
+            )
+        return cls(
+            runtime=runtime,
+            model_dir=str(checkpoint.path),
+            config_dir=config_dir,
+            hf_cache=hf_cache,
+            engine_cache=engine_cache,
+        )
+
+    def checkpoint_mounts(self, checkpoint: Checkpoint) -> tuple[Mount, ...]:
+        """The read-only checkpoint mount, and the HF cache when there is one (docker only)."""
+        if self.runtime is not RuntimeKind.DOCKER:
+            return ()
+        mounts = [Mount(source=str(checkpoint.path), target=self.model_dir, purpose="checkpoint")]
+        if self.hf_cache:
+            mounts.append(
+                Mount(source=self.hf_cache, target=CONTAINER_HF_CACHE, read_only=False, purpose="hf-cache")
+            )
+        return tuple(mounts)
+
+
+def passthrough_env(recipe: Recipe) -> tuple[str, ...]:
+    """Variables copied from the operator's environment when set (values never stored)."""
+    names = list(HUB_PASSTHROUGH)
+    if recipe.gpu.count > 1:
+        names.extend(MULTICAST_SWITCHES)
+    return tuple(names)
+
+
+def served_port(recipe: Recipe) -> tuple[int, int]:
+    """(published port, port inside the container); host networking makes them the same."""
+    if recipe.runtime.kind is RuntimeKind.PROCESS or recipe.runtime.network == "host":
+        return recipe.serve.port, recipe.serve.port
+    return recipe.serve.port, 8000
+
+
+class Engine(Protocol):
+    """The one thing an engine adapter does."""
+
+    name: str
+    default_image: str
+
+    def build_launch_spec(self, recipe: Recipe, checkpoint: Checkpoint, placement: Placement): ...

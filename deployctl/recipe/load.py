@@ -1,0 +1,211 @@
+"""Read a recipe file into a `Recipe`, or fail with one clear `RecipeError` (file, line, field, fix).
+
+Only `yaml.safe_load`-equivalent loading is used: the document is composed once with the safe
+loader, so each value keeps its line number for error messages, then constructed from that node.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from deployctl.errors import RecipeError
+from deployctl.recipe.model import Recipe
+
+_MAX_RECIPE_BYTES = 1 << 20
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Parse and validate; the only way the rest of deployctl gets a `Recipe`."""
+    file = Path(path)
+    text = _read_text(file)
+    node = _compose(file, text)
+    if node is None:
+        raise RecipeError(
+            "the recipe is empty", file=file, hint="start from an example: deployctl schema, or recipes/*.yaml"
+        )
+    data = _construct(file, text)
+    if not isinstance(data, dict):
+        raise RecipeError(
+            f"a recipe is a mapping of keys (model:, engine:, ...), not a {type(data).__name__}",
+            file=file,
+            line=node.start_mark.line + 1,
+            hint="see recipes/quickstart-cpu.yaml for the shape",
+        )
+    data.setdefault("name", _name_from_file(file))
+    lines = _line_index(node)
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise _to_recipe_error(file, exc, lines, data) from None
+
+
+def parse_recipe_dict(data: dict[str, Any], *, source: str = "<recipe>") -> Recipe:
+    """Validate an in-memory recipe (tests, embedded defaults) with the same error rendering."""
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise _to_recipe_error(Path(source), exc, {}, data) from None
+
+
+def _read_text(file: Path) -> str:
+    if not file.exists():
+        raise RecipeError(f"recipe file not found: {file}", file=file, hint="check the path")
+    if file.is_dir():
+        raise RecipeError(
+            f"{file} is a directory, not a recipe file", file=file, hint="pass a .yaml file inside it"
+        )
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise RecipeError(f"cannot read {file}: {exc.strerror}", file=file, hint="check permissions") from None
+    if len(raw) > _MAX_RECIPE_BYTES:
+        raise RecipeError("the recipe is larger than 1 MiB; is this the right file?", file=file)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RecipeError("the recipe is not UTF-8 text", file=file, hint="save it as UTF-8") from None
+
+
+def _compose(file: Path, text: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.composer.ComposerError:  # several documents
+        raise RecipeError(
+            "a recipe file holds one YAML document", file=file, hint="remove the extra '---' sections"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(file, exc) from None
+
+
+def _construct(file: Path, text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # pragma: no cover - compose already caught syntax errors
+        raise _yaml_error(file, exc) from None
+
+
+def _yaml_error(file: Path, exc: yaml.YAMLError) -> RecipeError:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return RecipeError(
+        f"YAML syntax error: {problem}",
+        file=file,
+        line=(mark.line + 1) if mark else None,
+        hint="check indentation and quoting near that line (values with ':' need quotes)",
+    )
+
+
+def _name_from_file(file: Path) -> str:
+    stem = re.sub(r"[^a-z0-9_.\-]+", "-", file.stem.lower()).strip("-.") or "deployment"
+    return stem[:63]
+
+
+def _line_index(node: yaml.Node) -> dict[tuple[Any, ...], int]:
+    """Map every key path in the document to the line (1-based) where it is written."""
+    index: dict[tuple[Any, ...], int] = {}
+
+    def walk(current: yaml.Node, path: tuple[Any, ...]) -> None:
+        index.setdefault(path, current.start_mark.line + 1)
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                key = key_node.value
+                index[(*path, key)] = key_node.start_mark.line + 1
+                walk(value_node, (*path, key))
+        elif isinstance(current, yaml.SequenceNode):
+            for position, item in enumerate(current.value):
+                walk(item, (*path, position))
+
+    walk(node, ())
+    return index
+
+
+def _to_recipe_error(
+    file: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int], data: dict[str, Any]
+) -> RecipeError:
+    """Turn pydantic's report into one message per problem, the first one leading."""
+    problems = [_describe(error, data) for error in exc.errors(include_url=False)]
+    first_loc, first_message, first_hint = problems[0]
+    line = _nearest_line(lines, first_loc)
+    others = [f"{'.'.join(map(str, loc)) or '(top level)'}: {message}" for loc, message, _ in problems[1:]]
+    return RecipeError(
+        first_message,
+        file=file,
+        field=".".join(map(str, first_loc)) or None,
+        line=line,
+        hint=first_hint,
+        details=others,
+    )
+
+
+def _describe(error: dict[str, Any], data: dict[str, Any]) -> tuple[tuple[Any, ...], str, str | None]:
+    loc = _user_loc(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        allowed = _allowed_keys(loc[:-1], data)
+        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else f"allowed keys here: {', '.join(allowed)}"
+        return loc, f"unknown key '{key}'", hint
+    if kind == "missing":
+        return loc, f"'{loc[-1]}' is required", _missing_hint(loc)
+    if kind == "enum":
+        expected = error.get("ctx", {}).get("expected", "")
+        given = error.get("input")
+        choices = re.findall(r"'([^']+)'", expected)
+        close = difflib.get_close_matches(str(given), choices, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(choices)}"
+        return loc, f"'{given}' is not a valid {loc[-1] if loc else 'value'}", hint
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return loc, message, _type_hint(kind, loc)
+
+
+def _user_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's internal steps (function-before[...] etc.) from a location."""
+    return tuple(part for part in loc if not (isinstance(part, str) and "[" in part and "]" in part))
+
+
+def _allowed_keys(parent: tuple[Any, ...], data: dict[str, Any]) -> list[str]:
+    model: type[BaseModel] | None = Recipe
+    for part in parent:
+        if model is None:
+            break
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return sorted(model.model_fields) if model else []
+
+
+def _missing_hint(loc: tuple[Any, ...]) -> str:
+    examples = {
+        "model": "add e.g. `model: Qwen/Qwen3-0.6B` (or `model: {path: ./my-model}`)",
+        "engine": "add e.g. `engine: vllm` (trtllm, vllm or transformers)",
+        "name": "add a deployment name, e.g. `name: qwen3-fp8`",
+    }
+    return examples.get(str(loc[-1]) if loc else "", "add this key to the recipe")
+
+
+def _type_hint(kind: str, loc: tuple[Any, ...]) -> str | None:
+    if kind.startswith("int") or kind.startswith("float"):
+        return "give a number here"
+    if kind.startswith("bool"):
+        return "give true or false"
+    if kind in {"model_type", "dict_type", "model_attributes_type"}:
+        return "this key takes a mapping of sub-keys (see `deployctl schema`)"
+    if kind.startswith("string"):
+        return "give a text value (quote it if it looks like a number)"
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        return "the value is out of range"
+    return "see `deployctl schema` for what this key accepts"
+
+
+def _nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    for cut in range(len(loc), -1, -1):
+        if (found := lines.get(tuple(loc[:cut]))) is not None:
+            return found
+    return None

@@ -1,0 +1,254 @@
+"""The typed recipe: what an operator writes in YAML, validated once at the boundary.
+
+Every model is strict (`extra="forbid"`, so a typo'd key is an error rather than silently ignored)
+and frozen (no stage of the pipeline changes its input). Shorthands keep recipes short:
+`model: Qwen/Qwen3-0.6B`, `gpu: "H100 SXM"`, `quantization: fp8`, `engine: vllm`, `runtime: process`.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors (typos must not pass silently); values never change after load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class QuantFormat(str, Enum):
+    """Weight/activation formats; names follow Model Optimizer's presets (see quantize.formats)."""
+
+    NONE = "none"
+    FP8 = "fp8"
+    FP8_PC_PT = "fp8_pc_pt"
+    NVFP4 = "nvfp4"
+    W4A16_AWQ = "w4a16_awq"
+    W4A8_AWQ = "w4a8_awq"
+    INT8_SQ = "int8_sq"
+
+
+class KvCacheFormat(str, Enum):
+    NONE = "none"
+    FP8 = "fp8"
+    NVFP4 = "nvfp4"
+
+
+class EngineName(str, Enum):
+    TRTLLM = "trtllm"
+    VLLM = "vllm"
+    TRANSFORMERS = "transformers"
+
+
+class RuntimeKind(str, Enum):
+    DOCKER = "docker"
+    PROCESS = "process"
+
+
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+_TINY = re.compile(r"^tiny-(qwen3|llama)$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Shapes of real secrets: a pasted value where an env var *name* belongs must never be stored.
+_SECRET_SHAPES = re.compile(r"^(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_\-]{16,}|nvapi-[A-Za-z0-9_\-]{16,})$")
+
+
+class ModelSpec(StrictModel):
+    """Exactly one of `id` (Hugging Face), `path` (local folder) or `generate` (tiny test model)."""
+
+    id: str | None = Field(None, description="Hugging Face repo id, e.g. Qwen/Qwen3-0.6B")
+    revision: str = Field("main", description="Branch, tag or commit of the Hugging Face repo")
+    path: Path | None = Field(None, description="Local folder with config.json and safetensors")
+    generate: str | None = Field(
+        None, description="Generate a tiny random-weight model locally: tiny-qwen3 or tiny-llama"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.startswith(("/", "./", "../", "~")):
+                return {"path": value}
+            if _TINY.match(value):
+                return {"generate": value}
+            return {"id": value}
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> ModelSpec:
+        given = [name for name in ("id", "path", "generate") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of model.id (Hugging Face id), model.path (local folder) "
+                f"or model.generate (tiny-qwen3/tiny-llama); got {given or 'none'}"
+            )
+        if self.id is not None and not _HF_ID.match(self.id):
+            raise ValueError(f"'{self.id}' is not a Hugging Face id of the form org/name")
+        if self.generate is not None and not _TINY.match(self.generate):
+            raise ValueError(f"unknown generated model '{self.generate}': use tiny-qwen3 or tiny-llama")
+        return self
+
+    @property
+    def display(self) -> str:
+        if self.id:
+            return f"{self.id}@{self.revision}"
+        return str(self.path) if self.path else f"generated:{self.generate}"
+
+
+class GpuSpec(StrictModel):
+    type: str = Field("auto", description="auto (detect with NVML), cpu, or a catalogue name like 'H100 SXM'")
+    count: int = Field(1, ge=1, le=64, description="GPUs per node (tensor parallel size)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value
+
+    @property
+    def is_cpu(self) -> bool:
+        return self.type.strip().lower() == "cpu"
+
+
+class CalibrationSpec(StrictModel):
+    dataset: str = Field(
+        "builtin",
+        description="builtin (shipped text), a .txt/.jsonl file, or hf:<dataset name> from the Hugging Face Hub",
+    )
+    samples: int = Field(128, ge=1, le=100_000)
+    seq_len: int = Field(512, ge=8, le=131_072)
+    batch_size: int = Field(4, ge=1, le=1024)
+
+
+class QualityGate(StrictModel):
+    max_perplexity_increase: float | None = Field(
+        None, description="Refuse to serve when perplexity rises more than this (0.05 or '5%')"
+    )
+    min_top1_agreement: float | None = Field(None, ge=0, le=1)
+    eval_samples: int = Field(16, ge=1, le=10_000)
+
+    @field_validator("max_perplexity_increase", mode="before")
+    @classmethod
+    def _percent(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().endswith("%"):
+            return float(value.strip()[:-1]) / 100.0
+        return value
+
+
+class QuantizationSpec(StrictModel):
+    format: QuantFormat = QuantFormat.NONE
+    kv_cache: KvCacheFormat = KvCacheFormat.NONE
+    calibration: CalibrationSpec = CalibrationSpec()
+    quality: QualityGate = QualityGate()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"format": value} if isinstance(value, str) else value
+
+
+class EngineSpec(StrictModel):
+    """Engine options that deployctl knows how to translate; `extra_args` passes the rest through."""
+
+    name: EngineName
+    image: str | None = Field(None, description="Override the pinned default image of the engine")
+    max_model_len: int | None = Field(None, ge=16, description="Longest sequence (prompt + output)")
+    max_batch_size: int | None = Field(None, ge=1, description="Concurrent sequences (vLLM max-num-seqs)")
+    max_num_tokens: int | None = Field(None, ge=16, description="Tokens per scheduler step")
+    gpu_memory_utilization: float | None = Field(
+        None, gt=0, le=1, description="vLLM: share of GPU memory; trtllm: KV share of free memory"
+    )
+    kv_cache_memory_bytes: int | None = Field(None, ge=1 << 20, description="vLLM: explicit KV-cache size")
+    enforce_eager: bool = Field(False, description="vLLM: skip torch.compile and CUDA graphs")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    extra_args: tuple[str, ...] = Field((), description="Passed verbatim after deployctl's own flags")
+    env: dict[str, str] = Field(default_factory=dict, description="Non-secret environment for the engine")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("env")
+    @classmethod
+    def _env_has_no_secrets(cls, env: dict[str, str]) -> dict[str, str]:
+        for key, value in env.items():
+            if not _ENV_NAME.match(key):
+                raise ValueError(f"'{key}' is not a valid environment variable name")
+            if _looks_secret_name(key) or _SECRET_SHAPES.match(str(value)):
+                raise ValueError(
+                    f"engine.env.{key} looks like a secret; secrets never go in a recipe: "
+                    "name the variable under serve.api_key_env or pass it from your environment"
+                )
+        return env
+
+
+class RuntimeSpec(StrictModel):
+    kind: RuntimeKind = RuntimeKind.DOCKER
+    network: Literal["bridge", "host"] = "bridge"
+    python: Path | None = Field(
+        None, description="process runtime: interpreter whose environment holds the engine"
+    )
+    shm_size: str = Field("8g", pattern=r"^\d+[bkmg]?$", description="docker: /dev/shm size")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+
+class ServeSpec(StrictModel):
+    host: str = Field("0.0.0.0", description="Interface the engine listens on")
+    port: int = Field(8000, ge=1, le=65535)
+    served_name: str | None = Field(None, description="Model name clients send; default: the deployment name")
+    api_key_env: str | None = Field(
+        None, description="NAME of the environment variable holding the API key (never the key itself)"
+    )
+    health_timeout_s: float = Field(900, gt=0, description="Deadline for the engine to become healthy")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _is_a_name_not_a_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if _SECRET_SHAPES.match(value) or not _ENV_NAME.match(value):
+            raise ValueError(
+                "serve.api_key_env takes the NAME of an environment variable (e.g. DEPLOYCTL_API_KEY), "
+                "not the key itself"
+            )
+        return value
+
+
+class SmokeSpec(StrictModel):
+    enabled: bool = True
+    prompt: str = "Say hello in one short sentence."
+    max_tokens: int = Field(16, ge=1, le=4096)
+    timeout_s: float = Field(120, gt=0)
+
+
+class Recipe(StrictModel):
+    """A deployment: which model, on what, quantized how, served by which engine and how."""
+
+    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_.\-]{0,62}$", description="Deployment name")
+    model: ModelSpec
+    gpu: GpuSpec = GpuSpec()
+    quantization: QuantizationSpec = QuantizationSpec()
+    engine: EngineSpec
+    runtime: RuntimeSpec = RuntimeSpec()
+    serve: ServeSpec = ServeSpec()
+    smoke: SmokeSpec = SmokeSpec()
+
+    @property
+    def served_name(self) -> str:
+        return self.serve.served_name or self.name
+
+
+def _looks_secret_name(key: str) -> bool:
+    upper = key.upper()
+    return any(word in upper for word in ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY"))
+
+
+RecipeDocument = Annotated[Recipe, Field(description="deployctl recipe")]
