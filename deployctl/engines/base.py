@@ -46,7 +46,9 @@ class Placement:
         if runtime is RuntimeKind.DOCKER:
             return cls(
                 runtime=runtime,
-                model_dir=f"{CONTAINER_MODEL_DIR}/{checkpoint.path.name}",
+                # Named after the checkpoint folder: trtllm-serve and transformers serve report this path
+                # as the model id, so it should read well.
+                model_dir=f"{CONTAINER_MODEL_DIR}/{checkpoint.path.name or 'model'}",
                 config_dir=CONTAINER_CONFIG_DIR,
                 hf_cache=hf_cache,
                 engine_cache=engine_cache,

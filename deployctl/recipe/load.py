@@ -40,9 +40,24 @@ def load_recipe(path: str | Path) -> Recipe:
     data.setdefault("name", _name_from_file(file))
     lines = _line_index(node)
     try:
-        return Recipe.model_validate(data)
+        recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         raise _to_recipe_error(file, exc, lines, data) from None
+    return _anchor_paths(recipe, file.parent)
+
+
+def _anchor_paths(recipe: Recipe, base: Path) -> Recipe:
+    """Relative paths in a recipe mean "next to the recipe file", wherever deployctl is run from."""
+    updates = {}
+    if recipe.model.path is not None and not recipe.model.path.expanduser().is_absolute():
+        updates["model"] = recipe.model.model_copy(update={"path": (base / recipe.model.path).resolve()})
+    elif recipe.model.path is not None:
+        updates["model"] = recipe.model.model_copy(update={"path": recipe.model.path.expanduser()})
+    if recipe.runtime.python is not None and not recipe.runtime.python.expanduser().is_absolute():
+        python = recipe.runtime.python
+        anchored = (base / python) if "/" in str(python) else python
+        updates["runtime"] = recipe.runtime.model_copy(update={"python": anchored})
+    return recipe.model_copy(update=updates) if updates else recipe
 
 
 def parse_recipe_dict(data: dict[str, Any], *, source: str = "<recipe>") -> Recipe:
@@ -191,6 +206,12 @@ def _missing_hint(loc: tuple[Any, ...]) -> str:
 
 
 def _type_hint(kind: str, loc: tuple[Any, ...]) -> str | None:
+    if loc == ("name",):
+        return "use 1-63 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit"
+    if kind in {"tuple_type", "list_type"}:
+        return 'give a YAML list, e.g. ["--flag", "value"]'
+    if kind == "value_error":
+        return "see `deployctl schema` (or recipes/*.yaml) for what this key accepts"
     if kind.startswith("int") or kind.startswith("float"):
         return "give a number here"
     if kind.startswith("bool"):

@@ -1,0 +1,45 @@
+"""The integration environment that tests/run.sh provides is really there and works."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_isolated_home_and_offline_hub(tmp_path_factory):
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    home = os.environ["DEPLOYCTL_HOME"]
+    assert home.startswith(str(tmp_path_factory.getbasetemp()))
+
+
+@pytest.mark.container
+def test_podman_socket_answers(docker_client):
+    version = docker_client.version()
+    assert any(c["Name"] == "Podman Engine" for c in version.get("Components", [])), version
+
+
+@pytest.mark.container
+def test_transformers_image_runs_transformers_serve(docker_client, transformers_image):
+    output = docker_client.containers.run(
+        transformers_image,
+        ["python3", "-m", "transformers.cli.transformers", "serve", "--help"],
+        remove=True,
+        stdout=True,
+        stderr=True,
+        labels={"deployctl.test": "infrastructure"},
+    ).decode()
+    assert "--port" in output and "--host" in output, output
+
+
+@pytest.mark.vllm
+def test_vllm_python_imports_vllm(vllm_python):
+    code = "import importlib.metadata as m, vllm, torch; print(m.version('vllm'), torch.__version__)"
+    result = subprocess.run([str(vllm_python), "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    vllm_version, torch_version = result.stdout.split()[-2:]
+    assert vllm_version == "0.32.0"
+    assert torch_version.endswith("+cpu")
