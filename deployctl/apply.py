@@ -80,7 +80,7 @@ def build_spec(recipe: Recipe, checkpoint: Checkpoint) -> LaunchSpec:
 
 def observe(recipe: Recipe, runtime, state) -> Observed:
     """Gather what exists: deployctl-labelled instances of this deployment and the recorded state."""
-    instances = tuple((h.name, h.spec_hash, runtime.state(h)) for h in runtime.find(recipe.name))
+    instances = tuple((h.name, h.spec_hash, runtime.state(h).phase) for h in runtime.find(recipe.name))
     return Observed(
         recorded_spec_hash=state.spec_hash if state else None,
         recorded_checkpoint=state.checkpoint_key if state else None,
@@ -143,10 +143,10 @@ def _execute(plan, recipe, recipe_path, spec, checkpoint, runtime, store, previo
         _remove_orphans(plan, existing, runtime, report)
         return
 
-    old = next((h for h in existing.values() if runtime.state(h) == "running"), None)
+    old = next((h for h in existing.values() if runtime.state(h).running), None)
     if engine_op.kind is OperationKind.RESTART:
         handle = next(h for h in existing.values() if h.spec_hash == spec.spec_hash())
-        runtime.start(handle)
+        handle = runtime.start(handle)
         wait_until_healthy(runtime, handle, spec, deadline_s=spec.startup_budget_s)
         _finish(recipe, recipe_path, spec, checkpoint, handle, store, previous, result, report, smoke=True)
         return
@@ -157,7 +157,8 @@ def _execute(plan, recipe, recipe_path, spec, checkpoint, runtime, store, previo
         runtime.stop(old, timeout=30)
     try:
         tick = time.perf_counter()
-        handle = runtime.launch(spec, role="active")
+        # A name per spec: the old instance keeps its name (and stays restorable) while the new one starts.
+        handle = runtime.launch(spec, role="active", name=instance_name(spec))
         report(f"started {handle.name}; waiting for {spec.health_path}")
         wait_until_healthy(runtime, handle, spec, deadline_s=spec.startup_budget_s)
         result.timings["engine_start"] = time.perf_counter() - tick
@@ -206,6 +207,10 @@ def smoke_test(recipe: Recipe, endpoint: str):
     )
 
 
+def instance_name(spec: LaunchSpec) -> str:
+    return f"deployctl-{spec.deployment}-{spec.spec_hash()[:8]}"
+
+
 def _roll_back(runtime, new, old, spec, report, failure: BaseException) -> None:
     """Remove the failed engine; bring the previous one back and check it answers again."""
     from deployctl.serve.health import wait_until_healthy
@@ -219,8 +224,8 @@ def _roll_back(runtime, new, old, spec, report, failure: BaseException) -> None:
         return
     kind = "smoke test" if isinstance(failure, SmokeTestFailed) else "start" if isinstance(failure, EngineStartFailed) else "apply"
     report(f"new engine failed its {kind}; restarting {old.name}")
-    runtime.start(old)
-    wait_until_healthy(runtime, old, spec, deadline_s=spec.startup_budget_s)
+    restored = runtime.start(old)
+    wait_until_healthy(runtime, restored, spec, deadline_s=spec.startup_budget_s)
     report(f"{old.name} is serving again")
 
 
