@@ -47,13 +47,13 @@ def recipe_hash(recipe: Recipe) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def judge(recipe: Recipe, *, report: Reporter = lambda _: None) -> list[str]:
+def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> list[str]:
     """Refuse impossible recipes before any side effect; return the warnings of fallback verdicts."""
     from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
 
-    gpu = resolve_gpu(recipe)
+    gpu = resolve_gpu(recipe, file=recipe_path)
     verdict = judge_recipe(recipe, gpu=gpu)
-    raise_if_rejected(verdict, recipe)
+    raise_if_rejected(verdict, recipe, file=recipe_path)
     warnings = list(verdict.warnings)
     if recipe.serve.host not in ("127.0.0.1", "localhost", "::1") and not recipe.serve.api_key_env:
         warnings.append(
@@ -98,7 +98,7 @@ def apply_recipe(
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    warnings = judge(recipe, report=report)
+    warnings = judge(recipe, recipe_path=recipe_path)
     timings["validate"] = time.perf_counter() - started
     for message in warnings:
         report(f"warning: {message}")

@@ -18,7 +18,7 @@ def validate(recipe_file: Path = RecipeArg) -> None:
     from deployctl.recipe.load import load_recipe
 
     recipe = load_recipe(recipe_file)
-    gpu = resolve_gpu(recipe)
+    gpu = resolve_gpu(recipe, file=recipe_file)
     verdict = judge_recipe(recipe, gpu=gpu)
     for warning in verdict.warnings:
         out.warning(warning)

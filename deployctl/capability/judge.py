@@ -1,0 +1,180 @@
+"""`judge_recipe`: one place that decides whether a recipe can work, before any side effect.
+
+Pure: no NVML, no network. The caller resolves `gpu: auto` first (`resolve_gpu`), and may pass the
+model shape; otherwise it is read from local files only (`shapes.resolve_shape`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from deployctl.capability.assess import Combination, assess, table_findings
+from deployctl.capability.catalogue import GpuInfo, find_gpu, load_catalogue, lookup_gpu
+from deployctl.capability.memory import MemoryEstimate
+from deployctl.capability.shapes import ModelShape, resolve_shape
+from deployctl.capability.table import Level
+from deployctl.capability.verdict import Alternative, Finding, Verdict
+from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe
+
+MAX_ALTERNATIVES = 4
+MAX_SAME_GPU = 3
+# Effective bits per weight: "nearest" alternative formats keep the compression the operator asked for.
+_BITS = {
+    QuantFormat.NONE: 16,
+    QuantFormat.FP8: 8,
+    QuantFormat.FP8_PC_PT: 8,
+    QuantFormat.INT8_SQ: 8,
+    QuantFormat.NVFP4: 4.5,
+    QuantFormat.W4A16_AWQ: 4.25,
+    QuantFormat.W4A8_AWQ: 4.25,
+}
+
+
+def judge_recipe(recipe: Recipe, *, gpu: GpuInfo | None = None, shape: ModelShape | None = None) -> Verdict:
+    """The verdict for the recipe on `gpu` (default: the recipe's named GPU; `auto` must be resolved)."""
+    gpu = gpu or _named_gpu(recipe)
+    shape = shape or resolve_shape(recipe.model)
+    combo = Combination.of(recipe)
+    findings, memory = assess(recipe, combo, gpu, recipe.gpu.count, shape)
+    level = Level.worst([f.level for f in findings])
+    alternatives = () if level is Level.NATIVE else find_alternatives(recipe, combo, gpu, shape)
+    return Verdict(
+        weights=combo.weights,
+        kv_cache=combo.kv,
+        engine=combo.engine,
+        gpu=gpu,
+        gpu_count=recipe.gpu.count,
+        level=level,
+        findings=tuple(findings),
+        alternatives=alternatives,
+        memory=memory,
+    )
+
+
+def judge_combination(weights: QuantFormat, kv: KvCacheFormat, engine: EngineName, gpu: GpuInfo) -> Verdict:
+    """Format × KV × engine on a GPU, without a recipe or a model (what `deployctl capabilities` shows)."""
+    combo = Combination(weights, kv, engine)
+    findings = table_findings(combo, gpu)
+    return Verdict(
+        weights=weights,
+        kv_cache=kv,
+        engine=engine,
+        gpu=gpu,
+        level=Level.worst([f.level for f in findings]),
+        findings=tuple(findings),
+    )
+
+
+def capability_matrix(
+    gpus: list[GpuInfo],
+    *,
+    engines: list[EngineName] | None = None,
+    formats: list[QuantFormat] | None = None,
+    kv_formats: list[KvCacheFormat] | None = None,
+) -> list[Verdict]:
+    """`judge_combination` over every requested GPU × format × KV × engine (all when not filtered)."""
+    return [
+        judge_combination(weights, kv, engine, gpu)
+        for weights in formats or list(QuantFormat)
+        for kv in kv_formats or list(KvCacheFormat)
+        for engine in engines or list(EngineName)
+        for gpu in gpus
+    ]
+
+
+def _named_gpu(recipe: Recipe) -> GpuInfo:
+    if recipe.gpu.type.strip().lower() == "auto":
+        raise ValueError("gpu: auto must be resolved first: judge_recipe(recipe, gpu=resolve_gpu(recipe))")
+    return lookup_gpu(recipe.gpu.type)
+
+
+def find_alternatives(
+    recipe: Recipe, current: Combination, gpu: GpuInfo, shape: ModelShape | None
+) -> tuple[Alternative, ...]:
+    """Nearest working combinations: same GPU first (other format/KV/engine), then other GPUs."""
+    same = sorted(_same_gpu_candidates(recipe, current, gpu, shape), key=lambda c: _rank(c, current))
+    chosen = same[:MAX_SAME_GPU]
+    others = _other_gpu_candidates(recipe, current, gpu, shape)
+    chosen += others[: MAX_ALTERNATIVES - len(chosen)]
+    return tuple(chosen)
+
+
+def _same_gpu_candidates(
+    recipe: Recipe, current: Combination, gpu: GpuInfo, shape: ModelShape | None
+) -> list[Alternative]:
+    found = []
+    for engine in EngineName:
+        for weights in QuantFormat:
+            for kv in KvCacheFormat:
+                combo = Combination(weights, kv, engine)
+                if combo == current:
+                    continue
+                alternative = _try(recipe, combo, gpu, recipe.gpu.count, shape)
+                if alternative is not None:
+                    found.append(alternative)
+    return found
+
+
+def _other_gpu_candidates(
+    recipe: Recipe, current: Combination, gpu: GpuInfo, shape: ModelShape | None
+) -> list[Alternative]:
+    """The same combination on more of the same GPU, then on other catalogue GPUs, smallest first."""
+    found = []
+    if not gpu.is_cpu and find_gpu(gpu.name) is not None:
+        more = _try(recipe, current, gpu, recipe.gpu.count * 2, shape)
+        if more is not None:
+            found.append(more)
+    by_memory = sorted(load_catalogue().gpus, key=lambda g: (g.memory_gb, g.sm))
+    for other in by_memory:
+        if other.name == gpu.name:
+            continue
+        alternative = _try(recipe, current, other, recipe.gpu.count, shape)
+        if alternative is not None:
+            found.append(alternative)
+    return sorted(found, key=lambda a: a.level.rank)  # stable: smallest GPU first within a level
+
+
+def _try(
+    recipe: Recipe, combo: Combination, gpu: GpuInfo, count: int, shape: ModelShape | None
+) -> Alternative | None:
+    """An Alternative when the combination would work, possibly with a shorter max_model_len."""
+    findings, _memory = assess(recipe, combo, gpu, count, shape)
+    rejected = [f for f in findings if f.level is Level.REJECTED]
+    note = None
+    if rejected and all(f.subject == "memory" and f.fitting_max_model_len for f in rejected):
+        note = f"with engine.max_model_len: {rejected[0].fitting_max_model_len}"
+        rejected = []
+    if rejected:
+        return None
+    level = Level.worst([f.level for f in findings if f.level is not Level.REJECTED])
+    return Alternative(
+        weights=combo.weights,
+        kv_cache=combo.kv,
+        engine=combo.engine,
+        gpu=gpu.name,
+        gpu_count=count,
+        level=level,
+        note=note,
+    )
+
+
+def _rank(alternative: Alternative, current: Combination) -> tuple:
+    """Native before fallback; fewer changes; closest bits per weight; no length cut."""
+    changes = (
+        (alternative.weights is not current.weights)
+        + (alternative.kv_cache is not current.kv)
+        + (alternative.engine is not current.engine)
+    )
+    bits = abs(math.log2(_BITS[alternative.weights] / _BITS[current.weights]))
+    beta = alternative.weights is QuantFormat.W4A8_AWQ  # Model Optimizer's preset is `w4a8_awq_beta`
+    return (alternative.level.rank, alternative.note is not None, changes, round(bits + beta, 2))
+
+
+__all__ = [
+    "capability_matrix",
+    "find_alternatives",
+    "judge_combination",
+    "judge_recipe",
+    "Finding",
+    "MemoryEstimate",
+]

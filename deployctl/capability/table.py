@@ -1,0 +1,147 @@
+"""The capability table (`data/capabilities.yaml`) as typed rows, and the one function that matches them.
+
+Code judges, data states: every level, reason, fix and source lives in the YAML. A combination collects
+EVERY matching row (weights rows and KV rows separately), and the worst level wins.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import Field, field_validator, model_validator
+
+from deployctl.capability.catalogue import CPU_FAMILY, load_catalogue
+from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, StrictModel
+
+
+class Level(str, Enum):
+    """How a combination runs. Ordered: `max()` of levels is the worst."""
+
+    NATIVE = "native"
+    FALLBACK = "fallback"
+    REJECTED = "rejected"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @classmethod
+    def worst(cls, levels: list[Level]) -> Level:
+        return max(levels, key=lambda level: level.rank, default=cls.NATIVE)
+
+
+_RANK = {Level.NATIVE: 0, Level.FALLBACK: 1, Level.REJECTED: 2}
+
+Any_ = Literal["any"]
+ArchSpec = Literal["any", "gpu"] | tuple[str, ...]
+
+
+class _Row(StrictModel):
+    level: Level
+    reason: str = Field(..., min_length=8)
+    source: str = Field(..., min_length=8)
+    fix: str | None = None
+    warning: str | None = None
+
+    @model_validator(mode="after")
+    def _rejections_say_how_to_fix(self) -> _Row:
+        if self.level is Level.REJECTED and not self.fix:
+            raise ValueError(f"a rejected row needs a fix: {self.reason}")
+        if self.level is Level.FALLBACK and not self.warning:
+            raise ValueError(f"a fallback row needs the warning text: {self.reason}")
+        return self
+
+
+class ServingRow(_Row):
+    """(weights, KV, engine, architectures) → level."""
+
+    engine: EngineName
+    weights: Any_ | tuple[QuantFormat, ...]
+    kv: Any_ | tuple[KvCacheFormat, ...]
+    arch: ArchSpec
+
+    def matches(self, weights: QuantFormat, kv: KvCacheFormat, engine: EngineName, family: str) -> bool:
+        return (
+            self.engine is engine
+            and (self.weights == "any" or weights in self.weights)
+            and (self.kv == "any" or kv in self.kv)
+            and arch_matches(self.arch, family)
+        )
+
+
+class CalibrationRow(_Row):
+    """(weights, KV, host) → where Model Optimizer can calibrate; host is `cpu` or `cuda`."""
+
+    weights: Any_ | tuple[QuantFormat, ...]
+    kv: Any_ | tuple[KvCacheFormat, ...]
+    host: tuple[Literal["cpu", "cuda"], ...]
+
+    def matches(self, weights: QuantFormat, kv: KvCacheFormat, host: str) -> bool:
+        return (
+            host in self.host
+            and (self.weights == "any" or weights in self.weights)
+            and (self.kv == "any" or kv in self.kv)
+        )
+
+
+class FeatureRow(_Row):
+    """A recipe feature (api_key, bfloat16, ...) on an engine and architecture → a finding on `field`."""
+
+    feature: Literal["api_key", "bfloat16", "tensor_parallel"]
+    engines: tuple[EngineName, ...]
+    arch: ArchSpec
+    field: str
+
+
+class CapabilityTable(StrictModel):
+    versions: dict[str, str]
+    serving: tuple[ServingRow, ...]
+    calibration: tuple[CalibrationRow, ...]
+    features: tuple[FeatureRow, ...]
+
+    @field_validator("serving", "features")
+    @classmethod
+    def _known_families(cls, rows: tuple) -> tuple:
+        known = {a.family for a in load_catalogue().architectures} | {CPU_FAMILY}
+        for row in rows:
+            if isinstance(row.arch, tuple) and not set(row.arch) <= known:
+                raise ValueError(f"unknown arch family in {sorted(set(row.arch) - known)}: {row.reason}")
+        return rows
+
+
+def arch_matches(spec: ArchSpec, family: str) -> bool:
+    """`any` = every family and cpu; `gpu` = every known GPU family; else the listed families."""
+    if spec == "any":
+        return True
+    if spec == "gpu":
+        return family != CPU_FAMILY and load_catalogue().family(family) is not None
+    return family in spec
+
+
+@cache
+def load_table() -> CapabilityTable:
+    """Read and validate `data/capabilities.yaml` once per process."""
+    text = resources.files("deployctl.data").joinpath("capabilities.yaml").read_text()
+    return CapabilityTable.model_validate(yaml.safe_load(text))
+
+
+def serving_rows(
+    weights: QuantFormat, kv: KvCacheFormat, engine: EngineName, family: str
+) -> list[ServingRow]:
+    return [row for row in load_table().serving if row.matches(weights, kv, engine, family)]
+
+
+def calibration_rows(weights: QuantFormat, kv: KvCacheFormat, host: str) -> list[CalibrationRow]:
+    return [row for row in load_table().calibration if row.matches(weights, kv, host)]
+
+
+def feature_rows(feature: str, engine: EngineName, family: str) -> list[FeatureRow]:
+    return [
+        row
+        for row in load_table().features
+        if row.feature == feature and engine in row.engines and arch_matches(row.arch, family)
+    ]
