@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "deployctl.cli.deployments_cmd",  # status, list, logs, smoke, destroy
     "deployctl.cli.capabilities_cmd",  # capabilities, gpus
     "deployctl.cli.operator_cmd",  # compose, bench, compare
+    "deployctl.cli.render_cmd",  # render (compose, Kubernetes Deployment, LeaderWorkerSet, Dynamo)
 )
 
 

@@ -102,6 +102,7 @@ class ModelSpec(StrictModel):
 class GpuSpec(StrictModel):
     type: str = Field("auto", description="auto (detect with NVML), cpu, or a catalogue name like 'H100 SXM'")
     count: int = Field(1, ge=1, le=64, description="GPUs per node (tensor parallel size)")
+    nodes: int = Field(1, ge=1, le=64, description="Nodes (pipeline parallel across nodes; Kubernetes renderers)")
 
     @model_validator(mode="before")
     @classmethod
