@@ -21,7 +21,7 @@ from deployctl.checkpoint import Checkpoint
 from deployctl.errors import DeployctlError, EngineStartFailed, SmokeTestFailed
 from deployctl.launch_spec import LaunchSpec
 from deployctl.plan import Desired, Observed, OperationKind, Plan, make_plan
-from deployctl.recipe.model import Recipe
+from deployctl.recipe.model import Recipe, RuntimeKind
 
 Reporter = Callable[[str], None]
 
@@ -68,14 +68,25 @@ def build_spec(recipe: Recipe, checkpoint: Checkpoint) -> LaunchSpec:
     from deployctl.engines.registry import build_launch_spec
 
     run_dir = settings.home() / "run" / recipe.name
+    hf_cache = settings.hf_cache_dir()
+    engine_cache = settings.home() / "engine-cache" / recipe.engine.name.value
     placement = Placement.for_runtime(
         recipe.runtime.kind,
         checkpoint,
         config_dir=str(run_dir),
-        hf_cache=str(settings.hf_cache_dir()),
-        engine_cache=str(settings.home() / "engine-cache" / recipe.engine.name.value),
+        hf_cache=str(hf_cache),
+        engine_cache=str(engine_cache),
     )
     return build_launch_spec(recipe, checkpoint, placement)
+
+
+def _create_writable_mounts(recipe: Recipe, spec: LaunchSpec) -> None:
+    """Caches the engine writes to must exist before it starts (bind-mount sources, cache variables)."""
+    folders = [m.source for m in spec.mounts if not m.read_only and m.purpose in ("hf-cache", "engine-cache")]
+    if recipe.runtime.kind is RuntimeKind.PROCESS:  # the engine's variables then name host folders
+        folders += [spec.env[name] for name in ("HF_HUB_CACHE", "VLLM_CACHE_ROOT") if name in spec.env]
+    for folder in folders:
+        Path(folder).mkdir(parents=True, exist_ok=True)
 
 
 def observe(recipe: Recipe, runtime, state) -> Observed:
@@ -105,7 +116,7 @@ def apply_recipe(
 
     store = StateStore()
     with store.lock(recipe.name):
-        runtime = get_runtime(recipe.runtime.kind)
+        runtime = get_runtime(recipe.runtime.kind, python=recipe.runtime.python)
         previous = store.load(recipe.name)
 
         tick = time.perf_counter()
@@ -113,6 +124,8 @@ def apply_recipe(
         timings["checkpoint"] = time.perf_counter() - tick
 
         spec = build_spec(recipe, checkpoint)
+        if not dry_run:
+            _create_writable_mounts(recipe, spec)
         observed = observe(recipe, runtime, previous)
         plan = make_plan(
             Desired(
@@ -178,10 +191,11 @@ def _finish(recipe, recipe_path, spec, checkpoint, handle, store, previous, resu
     result.endpoint = handle.endpoint
     if smoke and recipe.smoke.enabled:
         tick = time.perf_counter()
-        result.smoke = smoke_test(recipe, handle.endpoint)
+        result.smoke = smoke_test(recipe, handle.endpoint, model=spec.engine_args.served_name)
         result.timings["smoke"] = time.perf_counter() - tick
     state = DeploymentState.record(
         previous,
+        smoke=result.smoke,
         recipe=recipe,
         recipe_path=str(recipe_path) if recipe_path else None,
         recipe_hash=recipe_hash(recipe),
@@ -193,14 +207,14 @@ def _finish(recipe, recipe_path, spec, checkpoint, handle, store, previous, resu
     store.save(state)
 
 
-def smoke_test(recipe: Recipe, endpoint: str):
+def smoke_test(recipe: Recipe, endpoint: str, model: str | None = None):
     from deployctl.serve.smoke import run_smoke
 
     api_key = os.environ.get(recipe.serve.api_key_env) if recipe.serve.api_key_env else None
     return run_smoke(
         endpoint,
         api_key=api_key,
-        model=None,
+        model=model,
         prompt=recipe.smoke.prompt,
         max_tokens=recipe.smoke.max_tokens,
         timeout_s=recipe.smoke.timeout_s,

@@ -10,7 +10,7 @@ load Model Optimizer checkpoints (it drops the scales), which the capability tab
 from __future__ import annotations
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import Placement, passthrough_env, served_port
+from deployctl.engines.base import CONTAINER_HF_CACHE, Placement, passthrough_env, served_port
 from deployctl.engines.registry import default_image, engine_images
 from deployctl.launch_spec import EngineArgs, LaunchSpec
 from deployctl.recipe.model import EngineName, Recipe, RuntimeKind
@@ -26,6 +26,11 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
         args += ["--dtype", recipe.engine.dtype]
     args += list(recipe.engine.extra_args)
     env = {"HF_HUB_OFFLINE": "1", **recipe.engine.env}
+    # `GET /v1/models` scans the hub cache and fails when the folder does not exist
+    # (transformers/cli/serving/model_manager.py, get_gen_models → scan_cache_dir).
+    hub_cache = CONTAINER_HF_CACHE if placement.runtime is RuntimeKind.DOCKER else placement.hf_cache
+    if hub_cache:
+        env.setdefault("HF_HUB_CACHE", hub_cache)
     return LaunchSpec(
         deployment=recipe.name,
         engine=EngineName.TRANSFORMERS.value,
