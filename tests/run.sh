@@ -110,14 +110,14 @@ print(p.get("requires-python"), p.get("dependencies"), p.get("optional-dependenc
         rm -rf "$VENV"
         mkdir -p "$CI_CACHE"
         "$HOST_PYTHON" -m venv "$VENV"
-        "${pip[@]}" install --quiet --progress-bar off "torch==$TORCH_VERSION" "setuptools>=68" \
+        quiet_pip "${pip[@]}" install --quiet --progress-bar off "torch==$TORCH_VERSION" "setuptools>=68" \
             "transformers[serving]==$TRANSFORMERS_VERSION" -e "$REPO[quantize,dev]"
         touch "$VENV/.complete"
         prune_old "$CI_CACHE" project-venv- "project-venv-$hash"
     fi
     if [[ $("$VENV/bin/python" -c 'import deployctl, os; print(os.path.dirname(deployctl.__file__))' \
         2>/dev/null) != "$REPO/deployctl" ]]; then
-        "${pip[@]}" install --quiet --no-deps --no-build-isolation -e "$REPO"
+        quiet_pip "${pip[@]}" install --quiet --no-deps --no-build-isolation -e "$REPO"
     fi
     # A convenience for developers: .venv (git-ignored) points at it.
     if [[ ! -e $REPO/.venv || -L $REPO/.venv ]]; then ln -sfn "$VENV" "$REPO/.venv"; fi

@@ -50,7 +50,7 @@ case $what in
 transformers)
     log "installing the transformers site folder (--target, torch $TORCH_VERSION CPU)"
     # --target installs every dependency into the folder, whatever the running Python has.
-    "$HOST_PYTHON" -m pip install --quiet --no-input --progress-bar off --disable-pip-version-check \
+    quiet_pip "$HOST_PYTHON" -m pip install --quiet --no-input --progress-bar off --disable-pip-version-check \
         --no-compile --target "$ctx/site" \
         "torch==$TORCH_VERSION" "transformers[serving]==$TRANSFORMERS_VERSION" >&2
     # The scripts point at the host's interpreter; nothing in the image uses them.

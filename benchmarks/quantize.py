@@ -1,0 +1,172 @@
+"""deployctl's quantize pipeline vs a direct Model Optimizer script doing the same work, on one tiny model.
+
+Both sides run in this one process, after the heavy imports are warm, so the ratio measures
+deployctl's own overhead (key, lock, temp folder, manifest, tokenizer copy), not interpreter start:
+- direct: load → base reference on held-out text → mtq.quantize(same preset, same calibration tokens)
+  → the same quality figures → export_hf_checkpoint → copy tokenizer files;
+- deployctl: `prepare()` on a cold cache (a fresh cache folder per run).
+The cache hit is timed in-process and in a fresh interpreter (which includes Python start-up).
+Targets: ratio ≤ 1.05, cache hit < 1 s.
+
+    python benchmarks/quantize.py [--formats fp8,w4a16_awq] [--repeat 2] [--arch qwen3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+CALIBRATION = {"samples": 8, "seq_len": 64, "batch_size": 4}
+FORMATS = ["fp8", "fp8_pc_pt", "int8_sq", "w4a16_awq", "w4a8_awq", "nvfp4"]
+
+
+def recipe_for(model: Path, fmt: str) -> Any:
+    from deployctl.recipe.load import parse_recipe_dict
+
+    spec = {"format": fmt, "calibration": CALIBRATION}
+    return parse_recipe_dict({"name": "bench", "model": {"path": str(model)}, "gpu": "cpu",
+                              "engine": "vllm", "quantization": spec})  # fmt: skip
+
+
+def run_direct(model_dir: Path, fmt: str, out_dir: Path) -> float:
+    """The script a user would write by hand with Model Optimizer's API (plus the same quality pass)."""
+    import modelopt.torch.quantization as mtq
+    import torch
+    from modelopt.torch.export import export_hf_checkpoint
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from deployctl.quantize import calibration, quality
+    from deployctl.quantize.formats import format_plan, needs_cuda_forward
+    from deployctl.recipe.model import KvCacheFormat, QuantFormat
+
+    started = time.perf_counter()
+    config = getattr(mtq, format_plan(QuantFormat(fmt)).config_name)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    texts = calibration.split_texts(calibration.load_texts("builtin"))
+    calib = calibration.pack_tokens(tokenizer, texts.calibration, sequences=8, seq_len=64, repeat=True)
+    held = list(
+        calibration.pack_tokens(tokenizer, texts.held_out, sequences=16, seq_len=64, repeat=False).split(4)
+    )
+    reference = quality.base_reference(model, held, device="cpu")
+
+    def loop(m: Any) -> None:
+        with torch.no_grad():
+            for chunk in calib.split(4):
+                m(chunk)
+
+    mtq.quantize(model, config, forward_loop=loop)
+    if not needs_cuda_forward(QuantFormat(fmt), KvCacheFormat.NONE):
+        quality.compare(model, reference, device="cpu")
+    with torch.inference_mode():
+        export_hf_checkpoint(model, export_dir=str(out_dir))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy2(model_dir / name, out_dir / name)
+    return time.perf_counter() - started
+
+
+def run_deployctl(model_dir: Path, fmt: str, cache: Path) -> tuple[float, Any]:
+    from deployctl.quantize.pipeline import prepare
+
+    os.environ["DEPLOYCTL_CACHE"] = str(cache)
+    started = time.perf_counter()
+    prepared = prepare(recipe_for(model_dir, fmt), progress=False)
+    return time.perf_counter() - started, prepared
+
+
+def time_cache_hit(model_dir: Path, fmt: str) -> tuple[float, float]:
+    """(in-process seconds, fresh-interpreter seconds including Python start) for a hit."""
+    from deployctl.quantize.pipeline import prepare
+
+    started = time.perf_counter()
+    assert prepare(recipe_for(model_dir, fmt), progress=False).cache_hit
+    in_process = time.perf_counter() - started
+    code = (
+        "import sys; sys.path.insert(0, %r); from benchmarks.quantize import recipe_for; "
+        "from deployctl.quantize.pipeline import prepare; from pathlib import Path; "
+        "assert prepare(recipe_for(Path(%r), %r), progress=False).cache_hit; "
+        "assert 'torch' not in sys.modules"
+    ) % (str(Path(__file__).resolve().parent.parent), str(model_dir), fmt)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))
+    return in_process, time.perf_counter() - started
+
+
+def bench_format(model_dir: Path, fmt: str, repeat: int, work: Path) -> dict[str, Any]:
+    direct, ours = [], []
+    prepared = None
+    for round_ in range(repeat):
+        for side in ("direct", "deployctl") if round_ % 2 == 0 else ("deployctl", "direct"):
+            target = Path(tempfile.mkdtemp(dir=work))
+            if side == "direct":
+                direct.append(run_direct(model_dir, fmt, target))
+            else:
+                seconds, prepared = run_deployctl(model_dir, fmt, target)
+                ours.append(seconds)
+    hit, hit_fresh = time_cache_hit(model_dir, fmt)
+    manifest = prepared.manifest
+    q = manifest.quality
+    return {
+        "format": fmt, "direct_s": min(direct), "deployctl_s": min(ours), "ratio": min(ours) / min(direct),
+        "cache_hit_s": hit, "cache_hit_fresh_process_s": hit_fresh, "size_bytes": manifest.size_bytes,
+        "base_size_bytes": manifest.base_size_bytes, "timings_s": manifest.timings_s,
+        "quality": q.model_dump(),
+    }  # fmt: skip
+
+
+def render(rows: list[dict[str, Any]], arch: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"deployctl quantize vs direct Model Optimizer (tiny-{arch}, CPU, 8×64 calibration)")
+    for column in ("format", "direct s", "deployctl s", "ratio", "hit ms", "hit (new proc) s", "size MB",
+                   "ppl base→quant", "top-1", "KL nats"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for r in rows:
+        q = r["quality"]
+        ok = q["status"] == "ok"
+        table.add_row(
+            r["format"], f"{r['direct_s']:.2f}", f"{r['deployctl_s']:.2f}", f"{r['ratio']:.3f}",
+            f"{r['cache_hit_s'] * 1000:.1f}", f"{r['cache_hit_fresh_process_s']:.2f}",
+            f"{r['size_bytes'] / 1e6:.2f}/{r['base_size_bytes'] / 1e6:.2f}",
+            f"{q['perplexity_base']:.1f}→{q['perplexity_quant']:.1f}" if ok else q["status"],
+            f"{q['top1_agreement']:.3f}" if ok else "-", f"{q['mean_kl']:.5f}" if ok else "-",
+        )  # fmt: skip
+    Console().print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--arch", default="qwen3", choices=["qwen3", "llama"])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    from deployctl.quantize.tiny import generate_tiny_model
+
+    work = Path(tempfile.mkdtemp(prefix="deployctl-bench-quantize-"))
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # Model Optimizer prints on stdout
+            model_dir = generate_tiny_model(args.arch, work / "model")
+            run_direct(model_dir, "fp8", Path(tempfile.mkdtemp(dir=work)))  # warm imports and caches
+            rows = [bench_format(model_dir, f, args.repeat, work) for f in args.formats.split(",")]
+        render(rows, args.arch)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""`deployctl quantize RECIPE` and `deployctl cache ls|rm|gc`: the checkpoint cache from the command line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from deployctl.cli.output import out
+
+cache_app = typer.Typer(help="Inspect and clean the quantized-checkpoint cache.", no_args_is_help=True)
+
+
+def quantize(
+    recipe_file: Path = typer.Argument(..., help="Recipe YAML file.", show_default=False),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress", help="Show the calibration progress bar."
+    ),
+) -> None:
+    """Quantize the recipe's model with Model Optimizer (cached by content) and print its quality."""
+    from deployctl.quantize.pipeline import describe_format, prepare
+    from deployctl.recipe.load import load_recipe
+
+    recipe = load_recipe(recipe_file)
+    _judge(recipe, recipe_file)
+    out.step(f"{recipe.model.display}: {describe_format(recipe.quantization)}")
+    started = time.perf_counter()
+    prepared = prepare(recipe, progress=progress and not out.json_mode, on_step=out.step)
+    elapsed = time.perf_counter() - started
+    checkpoint = prepared.checkpoint
+    if prepared.manifest is None:
+        out.ok("quantization: none — the base model is served as is")
+    elif prepared.cache_hit:
+        out.ok(f"cache hit ({elapsed * 1000:.0f} ms): {checkpoint.key}")
+    else:
+        out.ok(f"quantized in {elapsed:.1f} s: {checkpoint.key}")
+    manifest = prepared.manifest.model_dump(mode="json") if prepared.manifest else None
+    data = {
+        "checkpoint": checkpoint.model_dump(mode="json"),
+        "cache_hit": prepared.cache_hit,
+        "manifest": manifest,
+    }
+    out.result(data, human=_quantize_table(checkpoint, manifest))
+
+
+def _judge(recipe: Any, recipe_file: Path) -> None:
+    """Refuse a recipe the capability table rejects before spending minutes on calibration."""
+    from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+
+    verdict = judge_recipe(recipe, gpu=resolve_gpu(recipe))
+    raise_if_rejected(verdict, recipe, file=recipe_file)
+
+
+def _quantize_table(checkpoint: Any, manifest: dict[str, Any] | None) -> Any:
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("checkpoint", str(checkpoint.path))
+    if manifest is None:
+        return table
+    table.add_row(
+        "format", f"{manifest['quant_algo'] or '-'} (KV: {manifest['kv_cache_quant_algo'] or 'none'})"
+    )
+    table.add_row("size", f"{_mb(manifest['size_bytes'])} (base {_mb(manifest['base_size_bytes'])})")
+    quality = manifest["quality"]
+    if quality["status"] != "ok":
+        table.add_row("quality", quality["status"])
+        return table
+    table.add_row("perplexity", f"{quality['perplexity_base']:.3f} → {quality['perplexity_quant']:.3f} "
+                  f"({quality['perplexity_increase']:+.2%})")  # fmt: skip
+    table.add_row("top-1 agreement", f"{quality['top1_agreement']:.2%}")
+    table.add_row("mean KL(base‖quant)", f"{quality['mean_kl']:.5f} nats")
+    table.add_row("held-out tokens", str(quality["eval_tokens"]))
+    return table
+
+
+@cache_app.command("ls")
+def cache_ls() -> None:
+    """List cached checkpoints: key, model, format, size, age."""
+    from rich.table import Table
+
+    from deployctl.quantize.cache import list_entries
+
+    entries = list_entries()
+    rows = [_entry_row(e) for e in entries]
+    table = Table("key", "model", "format", "kv", "size", "age", "state")
+    for row in rows:
+        table.add_row(row["key"], row["model"], row["format"], row["kv_cache"], _mb(row["size_bytes"]),
+                      _age(row["age_s"]), row["state"])  # fmt: skip
+    out.result(rows, human=table if rows else "the checkpoint cache is empty")
+
+
+def _entry_row(entry: Any) -> dict[str, Any]:
+    manifest = entry.manifest
+    return {
+        "key": entry.key,
+        "model": manifest.model if manifest else "-",
+        "format": manifest.format if manifest else "-",
+        "kv_cache": manifest.kv_cache if manifest else "-",
+        "size_bytes": entry.size_bytes,
+        "age_s": round(entry.age_s, 1),
+        "state": "ok" if manifest else "incomplete (gc removes it)",
+        "path": str(entry.path),
+    }
+
+
+@cache_app.command("rm")
+def cache_rm(key: str = typer.Argument(..., help="Cache key or a unique prefix of it.")) -> None:
+    """Delete one cached checkpoint."""
+    from deployctl.quantize.cache import remove_entry
+
+    entry = remove_entry(key)
+    out.ok(f"removed {entry.key} ({_mb(entry.size_bytes)})")
+    out.result({"removed": entry.key, "path": str(entry.path)}, human=None)
+
+
+@cache_app.command("gc")
+def cache_gc() -> None:
+    """Remove unfinished or invalid folders left by interrupted runs."""
+    from deployctl.quantize.cache import garbage_collect
+
+    removed = garbage_collect()
+    freed = sum(e.size_bytes for e in removed)
+    out.ok(f"removed {len(removed)} incomplete folder(s), {_mb(freed)} freed")
+    out.result({"removed": [e.key for e in removed], "freed_bytes": freed}, human=None)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size < 1e9 else f"{size / 1e9:.2f} GB"
+
+
+def _age(seconds: float) -> str:
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{seconds / length:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(quantize)
+    app.add_typer(cache_app, name="cache")

@@ -1,0 +1,82 @@
+"""`deployctl render --target compose|deployment|lws|dynamo RECIPE… [-o DIR]`.
+
+Thin: load each recipe, judge it like `compose` does, call `render.targets.render_target`, write or
+print. With `-o DIR` each file is `DIR/<recipe file stem>.<target>.yaml` (atomic writes), which is
+also how tests/render/golden/ is regenerated.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deployctl.cli.output import out
+
+TARGET_HELP = "compose, deployment (Deployment+Service+PVC), lws (LeaderWorkerSet, gpu.nodes > 1) or dynamo."
+
+
+def render(
+    recipe_files: Annotated[list[Path], typer.Argument(help="Recipe YAML file(s).", show_default=False)],
+    target: Annotated[str, typer.Option("--target", "-t", help=TARGET_HELP)] = "deployment",
+    out_dir: Annotated[
+        Path | None, typer.Option("-o", "--out-dir", help="Write DIR/<recipe stem>.<target>.yaml per recipe.")
+    ] = None,
+    portable: Annotated[
+        bool, typer.Option("--portable", help="compose only: ignore this machine's checkpoint cache.")
+    ] = False,
+) -> None:
+    """Render a recipe for another orchestrator from the same LaunchSpec `deployctl apply` uses."""
+    from deployctl.errors import UsageError
+    from deployctl.recipe.load import load_recipe
+    from deployctl.render.targets import TARGETS, render_target
+
+    if target not in TARGETS:
+        raise UsageError(f"unknown --target '{target}'", hint=f"choose one of: {', '.join(TARGETS)}")
+    written = []
+    for recipe_file in recipe_files:
+        recipe = load_recipe(recipe_file)
+        _judge_named_gpu(recipe, recipe_file)
+        text = render_target(recipe, target, recipe_path=str(recipe_file), portable=portable)
+        if out_dir is None:
+            out.result({"recipe": str(recipe_file), "target": target, "text": text}, human=None)
+            if not out.json_mode:
+                print(text, end="")
+            continue
+        path = out_dir / f"{recipe_file.stem}.{target}.yaml"
+        _atomic_write(path, text)
+        written.append(str(path))
+        out.ok(f"{recipe_file} → {path}")
+    if written:
+        out.result({"files": written}, human=None)
+
+
+def _judge_named_gpu(recipe, recipe_file: Path) -> None:
+    """Refuse what the capability table rejects; `gpu: auto` is judged where the file runs."""
+    if recipe.gpu.type.strip().lower() == "auto":
+        return
+    from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+
+    verdict = judge_recipe(recipe, gpu=resolve_gpu(recipe))
+    for warning in verdict.warnings:
+        out.warning(warning)
+    raise_if_rejected(verdict, recipe, file=recipe_file)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(render)

@@ -1,0 +1,2 @@
+"""`deployctl compare RECIPE --formats ...`: `figures` (model + markdown, pure), `plot` (PNG),
+`gather` (quantize, serve and bench each format, or read recorded bench results)."""

@@ -1,0 +1,98 @@
+"""Collect the figures for each format: quantize (or reuse the cache), then bench figures recorded
+earlier (`--bench-json`) or measured now by deploying the variant, benchmarking it and destroying it.
+
+A format that fails (rejected for this GPU, quantization error) becomes a row with a note, so one bad
+format never loses the others' figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from deployctl.compare.figures import FormatFigures, figures_from_manifest, read_bench_file, sweep_from_bench
+from deployctl.errors import DeployctlError
+from deployctl.recipe.model import QualityGate, QuantFormat, Recipe
+
+Reporter = Callable[[str], None]
+BenchFactory = Callable[[str, str, str | None], object]  # (base_url, model, api_key_env) → BenchReport
+
+
+def format_variant(recipe: Recipe, fmt: QuantFormat) -> Recipe:
+    """The recipe with another weight format, deployed under its own name (`<name>-<format>`).
+    The quality gate is dropped: a comparison reports how much worse a format is, it does not refuse it."""
+    quantization = recipe.quantization.model_copy(update={"format": fmt, "quality": QualityGate()})
+    name = f"{recipe.name}-{fmt.value.replace('_', '-')}"[:63]
+    return recipe.model_copy(update={"name": name, "quantization": quantization})
+
+
+def checkpoint_figures(variant: Recipe, fmt: QuantFormat) -> FormatFigures:
+    """Size and quality of the variant's checkpoint, quantizing it when the cache lacks it."""
+    from deployctl.quantize.pipeline import prepare
+
+    prepared = prepare(variant, progress=True)
+    if prepared.manifest is not None:
+        return figures_from_manifest(fmt.value, prepared.manifest.model_dump(mode="json"))
+    # The base model: no manifest; it is the reference every quality figure is relative to.
+    return FormatFigures(
+        format=fmt.value,
+        size_bytes=prepared.checkpoint.size_bytes,
+        perplexity_increase=0.0,
+        top1_agreement=1.0,
+    )
+
+
+def serve_and_bench(variant: Recipe, bench: BenchFactory, report: Reporter) -> dict:
+    """Deploy the variant, bench it, destroy it (also when the bench fails)."""
+    from deployctl.apply import apply_recipe, destroy_deployment
+    from deployctl.bench.target import v1_url
+
+    report(f"{variant.name}: deploying")
+    result = apply_recipe(variant, report=report)
+    try:
+        outcome = bench(v1_url(result.endpoint or ""), variant.served_name, variant.serve.api_key_env)
+        return outcome.model_dump(mode="json")  # type: ignore[attr-defined]
+    finally:
+        destroy_deployment(variant.name, report=report)
+
+
+def gather_figures(
+    recipe: Recipe,
+    formats: Sequence[QuantFormat],
+    *,
+    bench_files: Mapping[str, Path],
+    serve: bool,
+    bench: BenchFactory,
+    quantize: bool = True,
+    report: Reporter = lambda _: None,
+) -> list[FormatFigures]:
+    rows = []
+    for fmt in formats:
+        variant = format_variant(recipe, fmt)
+        figures, notes = FormatFigures(format=fmt.value), []
+        if quantize:
+            try:
+                figures = checkpoint_figures(variant, fmt)
+            except DeployctlError as error:
+                notes.append(f"checkpoint: {error.message}")
+        try:
+            if fmt.value in bench_files:
+                figures = figures.model_copy(update={"sweep": read_bench_file(bench_files[fmt.value])})
+            elif serve:
+                sweep = sweep_from_bench(serve_and_bench(variant, bench, report))
+                figures = figures.model_copy(update={"sweep": sweep})
+        except DeployctlError as error:
+            notes.append(f"serve: {error.message}")
+        rows.append(figures.model_copy(update={"note": "; ".join(notes)}))
+    return with_base_perplexity(rows)
+
+
+def with_base_perplexity(rows: list[FormatFigures]) -> list[FormatFigures]:
+    """The base model's perplexity is measured by every quantize run; show it on the `none` row."""
+    base = next((row.perplexity_base for row in rows if row.perplexity_base is not None), None)
+    return [
+        row.model_copy(update={"perplexity": base})
+        if row.format == "none" and row.perplexity is None
+        else row
+        for row in rows
+    ]

@@ -1,0 +1,160 @@
+"""One quantization run into a work folder: load, reference, calibrate, quality, export, manifest.
+
+Imported only on a cache miss (it pulls in torch via its callees); `pipeline` owns locking and cleanup.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from deployctl import __version__
+from deployctl.quantize import calibration, export, quality, quantizer
+from deployctl.quantize.cache import folder_size
+from deployctl.quantize.formats import format_plan, needs_cuda_forward
+from deployctl.quantize.manifest import Manifest, QualityReport
+from deployctl.quantize.source import ResolvedModel
+from deployctl.recipe.model import QuantizationSpec
+
+
+def quantize_into(
+    work_dir: Path,
+    resolved: ResolvedModel,
+    spec: QuantizationSpec,
+    key: str,
+    inputs: dict[str, Any],
+    *,
+    progress: bool,
+    step: Callable[[str], None],
+) -> Manifest:
+    import torch
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    device = calibration.default_device()
+    texts = calibration.split_texts(calibration.load_texts(spec.calibration.dataset))
+    quantizer.check_memory(resolved.path, device)
+
+    step(f"loading {resolved.display} on {device}")
+    with _timed(timings, "load"):
+        config = quantizer.build_quant_config(spec.format, spec.kv_cache)
+        model = quantizer.load_model(resolved.path, device)
+        tokenizer = _load_tokenizer(resolved.path)
+        calib_ids, eval_batches = _token_data(tokenizer, texts, spec)
+    with _timed(timings, "quality"):
+        reference = quality.base_reference(model, eval_batches, device=device)
+
+    cal = spec.calibration
+    step(f"calibrating {spec.format.value}: {calib_ids.shape[0]} samples × {calib_ids.shape[1]} tokens")
+    with _timed(timings, "calibrate"):
+        loop = calibration.forward_loop(
+            calib_ids, batch_size=cal.batch_size, device=device, progress=progress
+        )
+        quantizer.calibrate(model, config, loop)
+
+    with _timed(timings, "quality"):
+        report = _quality(model, reference, spec, device)
+    del reference
+
+    step("exporting the unified Hugging Face checkpoint")
+    with _timed(timings, "export"), torch.no_grad():
+        export.export_checkpoint(model, work_dir, resolved.path)
+        section = export.verify_export(work_dir, spec.format, spec.kv_cache)
+    timings["total"] = time.perf_counter() - started
+
+    manifest = _manifest(work_dir, resolved, spec, key, inputs, section, report, timings, device)
+    export.write_manifest(work_dir, manifest)
+    return manifest
+
+
+def _load_tokenizer(model_dir: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    from deployctl.errors import QuantizeError
+
+    try:
+        return AutoTokenizer.from_pretrained(model_dir)
+    except Exception as exc:  # transformers raises OSError/ValueError/KeyError for broken tokenizers
+        raise QuantizeError(
+            f"cannot load the tokenizer of {model_dir}: {type(exc).__name__}",
+            hint="calibration needs the model's tokenizer files (tokenizer.json or tokenizer.model)",
+        ) from exc
+
+
+def _token_data(
+    tokenizer: Any, texts: calibration.TextSplit, spec: QuantizationSpec
+) -> tuple[Any, list[Any]]:
+    cal = spec.calibration
+    calib = calibration.pack_tokens(
+        tokenizer, texts.calibration, sequences=cal.samples, seq_len=cal.seq_len, repeat=True
+    )
+    eval_len = min(cal.seq_len, quality.EVAL_SEQ_LEN)
+    held = calibration.pack_tokens(
+        tokenizer, texts.held_out, sequences=spec.quality.eval_samples, seq_len=eval_len, repeat=False
+    )
+    return calib, list(held.split(cal.batch_size))
+
+
+def _quality(
+    model: Any, reference: quality.BaseReference, spec: QuantizationSpec, device: str
+) -> QualityReport:
+    if device == "cpu" and needs_cuda_forward(spec.format, spec.kv_cache):
+        return quality.unavailable("needs CUDA (NVFP4 fake-quant runs on GPUs only)")
+    return quality.compare(model, reference, device=device)
+
+
+def _manifest(
+    work_dir: Path,
+    resolved: ResolvedModel,
+    spec: QuantizationSpec,
+    key: str,
+    inputs: dict[str, Any],
+    section: dict[str, Any],
+    report: QualityReport,
+    timings: dict[str, float],
+    device: str,
+) -> Manifest:
+    plan = format_plan(spec.format)
+    return Manifest(
+        key=key,
+        key_inputs=inputs,
+        model=resolved.display,
+        model_revision=resolved.revision,
+        model_path=str(resolved.path),
+        format=spec.format.value,
+        kv_cache=spec.kv_cache.value,
+        quant_algo=section.get("quant_algo"),
+        kv_cache_quant_algo=section.get("kv_cache_quant_algo"),
+        group_size=section.get("group_size") or (plan.group_size if plan else None),
+        versions={name: _version(name) for name in ("nvidia-modelopt", "torch", "transformers")}
+        | {"deployctl": __version__},
+        device=device,
+        timings_s={k: round(v, 3) for k, v in timings.items()},
+        size_bytes=folder_size(work_dir),
+        base_size_bytes=quantizer.weights_size(resolved.path),
+        quality=report,
+        created_at=time.time(),
+    )
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class _timed:
+    """Adds the block's wall time to timings[name] (quality is measured in two parts)."""
+
+    def __init__(self, timings: dict[str, float], name: str) -> None:
+        self.timings, self.name = timings, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timings[self.name] = self.timings.get(self.name, 0.0) + time.perf_counter() - self.start

@@ -1,0 +1,163 @@
+"""Where the base model comes from: a Hugging Face repo, a local folder, or a generated tiny model.
+
+`resolve_model` returns a folder on disk plus a `content_key` that changes whenever the weights do;
+the quantize cache keys on it. It never imports torch (a cache hit must stay fast), and it reads
+HF_HUB_OFFLINE / HF_HUB_CACHE when called (huggingface_hub freezes them at import, which would
+ignore a test's or a user's later setting).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from deployctl import settings
+from deployctl.errors import ModelSourceError
+from deployctl.recipe.model import ModelSpec
+
+# What an engine needs from a repo; skips duplicate formats (.bin, .pth, original/, gguf).
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "tokenizer.model",
+    "vocab.json",
+    "merges.txt",
+    "vocab.txt",
+    "chat_template.jinja",
+    "chat_template.json",
+)
+TINY_SEED = 0
+TINY_VERSION = 1  # bump when tiny.py's output changes, so cached generated models are rebuilt
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    path: Path
+    revision: str | None  # hub commit hash; None for local folders
+    content_key: str  # changes when the weights change
+    display: str
+
+
+def resolve_model(spec: ModelSpec) -> ResolvedModel:
+    """Find (or download, or generate) the model folder and identify its content."""
+    if spec.path is not None:
+        folder = Path(spec.path).expanduser().resolve()
+        check_model_folder(folder, field="model.path")
+        return ResolvedModel(folder, None, f"local:{folder_content_key(folder)}", str(folder))
+    if spec.generate is not None:
+        return _resolve_generated(spec.generate)
+    assert spec.id is not None
+    return _resolve_hub(spec.id, spec.revision)
+
+
+def check_model_folder(folder: Path, *, field: str = "model") -> None:
+    """A usable model folder has config.json and safetensors weights."""
+    if not folder.is_dir():
+        raise ModelSourceError(f"model folder {folder} does not exist", field=field)
+    if not (folder / "config.json").is_file():
+        raise ModelSourceError(
+            f"{folder} is not a Hugging Face model folder: config.json is missing",
+            hint="point model.path at a folder saved with save_pretrained (config.json + *.safetensors)",
+            field=field,
+        )
+    if not any(folder.glob("*.safetensors")):
+        raise ModelSourceError(
+            f"{folder} has no *.safetensors weights",
+            hint="deployctl reads safetensors only; convert .bin weights with save_pretrained(safe_serialization=True)",
+            field=field,
+        )
+    try:
+        json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelSourceError(f"{folder}/config.json is unreadable: {exc}", field=field) from exc
+
+
+def folder_content_key(folder: Path) -> str:
+    """Cheap fingerprint: every file's name, size and mtime, plus config.json and safetensors headers.
+
+    Reads a few KB per file, never the weights, so it is fast on a 16 GB model, yet it changes when
+    a weight file is rewritten (size/mtime) or re-saved with other tensors (header).
+    """
+    digest = hashlib.sha256()
+    for file in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+        stat = file.stat()
+        digest.update(f"{file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        if file.name == "config.json" or file.name.endswith(".index.json"):
+            digest.update(file.read_bytes())
+        elif file.suffix == ".safetensors":
+            digest.update(_safetensors_header(file))
+    return digest.hexdigest()[:32]
+
+
+def _safetensors_header(file: Path) -> bytes:
+    with file.open("rb") as handle:
+        raw = handle.read(8)
+        if len(raw) < 8:
+            return b""
+        (length,) = struct.unpack("<Q", raw)
+        return handle.read(min(length, 64 << 20))
+
+
+def _resolve_generated(name: str) -> ResolvedModel:
+    """tiny-qwen3 / tiny-llama: generated once into the cache, under a lock."""
+    from filelock import FileLock
+
+    arch = name.removeprefix("tiny-")
+    folder = settings.cache_dir() / "generated" / f"{name}-seed{TINY_SEED}-v{TINY_VERSION}"
+    if not (folder / "config.json").is_file():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder) + ".lock"):
+            if not (folder / "config.json").is_file():
+                from deployctl.quantize.tiny import generate_tiny_model
+
+                generate_tiny_model(arch, folder, seed=TINY_SEED)  # type: ignore[arg-type]
+    return ResolvedModel(folder, None, f"generated:{folder_content_key(folder)}", f"generated:{name}")
+
+
+def _resolve_hub(repo_id: str, revision: str) -> ResolvedModel:
+    """snapshot_download with the token from HF_TOKEN only; offline mode means the local cache only."""
+    from huggingface_hub import snapshot_download
+
+    offline = settings.hub_offline()
+    try:
+        folder = snapshot_download(
+            repo_id,
+            revision=revision,
+            cache_dir=str(settings.hf_cache_dir()),
+            token=os.environ.get("HF_TOKEN") or False,
+            local_files_only=offline,
+            allow_patterns=HUB_PATTERNS,
+        )
+    except Exception as exc:  # huggingface_hub raises a dozen types; all mean "not available"
+        raise _hub_error(repo_id, revision, offline, exc) from exc
+    path = Path(folder)
+    check_model_folder(path, field="model.id")
+    commit = path.name
+    return ResolvedModel(path, commit, f"hub:{repo_id}@{commit}", f"{repo_id}@{commit[:12]}")
+
+
+def _hub_error(repo_id: str, revision: str, offline: bool, exc: Exception) -> ModelSourceError:
+    kind = type(exc).__name__
+    if offline:
+        return ModelSourceError(
+            f"{repo_id}@{revision} is not in the local Hugging Face cache ({settings.hf_cache_dir()}) "
+            "and HF_HUB_OFFLINE is set",
+            hint="unset HF_HUB_OFFLINE to download it, or point HF_HUB_CACHE at a cache that holds it",
+            field="model.id",
+        )
+    if kind in ("GatedRepoError", "RepositoryNotFoundError"):
+        hint = "check the id; for a gated or private repo, export HF_TOKEN with read access"
+    elif kind == "RevisionNotFoundError":
+        hint = "check model.revision (a branch, tag or commit of the repo)"
+    else:
+        hint = "check the network, or set HF_HUB_OFFLINE=1 to use the local cache only"
+    return ModelSourceError(
+        f"cannot fetch {repo_id}@{revision} from the Hugging Face Hub ({kind})", hint=hint
+    )

@@ -1,0 +1,165 @@
+"""What every runtime provides: start a `LaunchSpec`, observe it, read its logs, stop and remove it.
+
+A runtime is the only place an engine is started or killed. Its contract, which `apply`, `status`,
+`destroy` and the swap/rollback work rely on:
+
+- `launch(spec, role=..., name=...) -> Handle` starts one *instance* and returns at once (health is
+  `deployctl.serve.health`'s job). The instance carries the `deployctl.*` ownership labels of
+  `LaunchSpec.labels(role)`; generated files (`spec.files`) are written under `instance_dir(name)`.
+- `state(handle) -> InstanceState`: running / exited (with the exit code where known) / missing.
+- `logs(handle, tail=, follow=)` yields the engine's output line by line (stdout and stderr merged).
+- `stop(handle, timeout)` ends it gracefully (SIGTERM, then SIGKILL after `timeout`); `start(handle)`
+  starts a stopped instance again (same container; a new process for the process runtime, so use the
+  returned Handle); `remove(handle)` stops it if needed and deletes it and its files. All three are
+  idempotent: acting on something already gone is not an error.
+- `find(deployment=None)` observes instances by their labels only: nothing deployctl did not label is
+  ever returned, and so nothing else is ever stopped or removed.
+
+Adding a runtime = one module implementing `Runtime` + one line in `registry.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from deployctl import settings
+from deployctl.errors import EngineStartFailed
+from deployctl.launch_spec import LaunchSpec
+from deployctl.recipe.model import RuntimeKind
+
+# Extra labels the runtimes add beside `LaunchSpec.labels()`, so that `find()` can rebuild a Handle
+# from what is running alone (no state file needed).
+LABEL_ENDPOINT = "deployctl.endpoint"
+LABEL_NAME = "deployctl.name"
+
+DEFAULT_STOP_TIMEOUT_S = 10.0
+_WILDCARD_HOSTS = {"0.0.0.0", "::", "", "localhost"}
+
+Phase = Literal["running", "exited", "missing"]
+
+
+class Handle(BaseModel):
+    """How to find one running instance again, in this run or a later one (stored in state)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    runtime: RuntimeKind
+    id: str  # container id, or the process-group leader's pid
+    name: str  # container name / instance folder name: deployctl-<deployment>[-<role>]
+    deployment: str
+    role: str = "active"
+    spec_hash: str
+    endpoint: str  # base URL without /v1, e.g. http://127.0.0.1:8000
+    log_path: str | None = None  # process runtime only; docker keeps logs itself
+
+
+@dataclass(frozen=True)
+class InstanceState:
+    phase: Phase
+    exit_code: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.phase == "running"
+
+
+class Runtime(Protocol):
+    """Start and observe engine instances; see the module docstring for the contract."""
+
+    kind: RuntimeKind
+
+    def launch(self, spec: LaunchSpec, *, role: str = "active", name: str | None = None) -> Handle: ...
+
+    def state(self, handle: Handle) -> InstanceState: ...
+
+    def logs(self, handle: Handle, *, tail: int | None = None, follow: bool = False) -> Iterator[str]: ...
+
+    def stop(self, handle: Handle, timeout: float = DEFAULT_STOP_TIMEOUT_S) -> None: ...
+
+    def start(self, handle: Handle) -> Handle: ...
+
+    def remove(self, handle: Handle) -> None: ...
+
+    def find(self, deployment: str | None = None) -> list[Handle]: ...
+
+
+def instance_name(deployment: str, role: str = "active") -> str:
+    """`deployctl-<deployment>` for the active instance, `deployctl-<deployment>-<role>` otherwise."""
+    return f"deployctl-{deployment}" if role == "active" else f"deployctl-{deployment}-{role}"
+
+
+def instance_dir(name: str) -> Path:
+    """Per-instance folder for generated files (and the process record): `<home>/run/<name>/`.
+
+    The process runtime's engines read generated files from here, so the caller building a
+    `Placement` for `runtime: process` passes `config_dir=str(instance_dir(name))`.
+    """
+    return settings.home() / "run" / name
+
+
+def endpoint_url(spec: LaunchSpec) -> str:
+    """Where deployctl itself reaches the engine: loopback when it listens on every interface."""
+    host = "127.0.0.1" if spec.host in _WILDCARD_HOSTS else spec.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{spec.port}"
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail before starting anything when the published port is taken, naming it and the fix.
+
+    Binds the way servers do (SO_REUSEADDR), so connections lingering in TIME_WAIT after a previous
+    engine do not count as "in use"; a listening socket does.
+    """
+    bind_host = "0.0.0.0" if host in _WILDCARD_HOSTS else host
+    family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((bind_host, port))
+        except OSError as exc:
+            raise EngineStartFailed(
+                f"port {port} on {bind_host} is already in use ({exc.strerror})",
+                hint=f"stop whatever listens there (`ss -ltnp 'sport = :{port}'` shows it) "
+                "or choose another serve.port in the recipe",
+            ) from None
+
+
+def write_generated_files(spec: LaunchSpec, name: str) -> dict[str, Path]:
+    """Write `spec.files` into the instance folder atomically; returns target → host path."""
+    folder = instance_dir(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for generated in spec.files:
+        path = folder / generated.name
+        atomic_write_text(path, generated.content)
+        written[generated.target] = path
+    return written
+
+
+def remove_instance_dir(name: str) -> None:
+    shutil.rmtree(instance_dir(name), ignore_errors=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Temp file in the same folder + os.replace: a reader sees the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

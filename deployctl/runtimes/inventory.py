@@ -1,0 +1,117 @@
+"""What runs, from both sides: the state documents and the instances the runtimes find by label.
+
+`deployment_status` joins them into rows (an instance without a document shows up too, so nothing
+deployctl started can hide), probing the health path of each running instance. `destroy_deployment`
+removes every labelled instance of a deployment (active, candidates, stopped revisions kept for
+rollback) and then its document; it is idempotent. Both are what `deployctl status`/`destroy` call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from deployctl.errors import RuntimeUnavailable, StateError
+from deployctl.runtimes.base import Handle
+from deployctl.runtimes.registry import find_everywhere, runtime_for
+from deployctl.serve.health import probe
+from deployctl.state import DeploymentState, StateStore
+
+HEALTH_PROBE_TIMEOUT_S = 1.0
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    deployment: str
+    instance: str
+    runtime: str
+    role: str
+    phase: str  # running / exited / missing / unknown (runtime unreachable)
+    healthy: bool | None  # None: not probed (not running)
+    endpoint: str
+    engine: str | None = None
+    model: str | None = None
+    exit_code: int | None = None
+    in_state: bool = True  # False: found by label only (a candidate, or left over)
+    updated_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DestroyResult:
+    deployment: str
+    removed: tuple[str, ...]  # instance names
+    state_deleted: bool
+
+    @property
+    def found_anything(self) -> bool:
+        return bool(self.removed) or self.state_deleted
+
+
+def deployment_status(
+    name: str | None = None, store: StateStore | None = None
+) -> tuple[list[StatusRow], list[str]]:
+    """Rows for one deployment or all, and notes (e.g. an unreachable container engine)."""
+    store = store or StateStore()
+    states = [s for s in ([store.load(name)] if name else store.list()) if s is not None]
+    handles, unreachable = find_everywhere(name)
+    notes = [f"{kind.value}: {reason}" for kind, reason in unreachable.items()]
+    rows = [_row(state.handle, state) for state in states]
+    known = {(state.handle.runtime, state.handle.id) for state in states}
+    rows += [_row(handle, None) for handle in handles if (handle.runtime, handle.id) not in known]
+    if name and not rows:
+        raise StateError(
+            f"no deployment named {name}", hint="`deployctl list` shows the deployments deployctl knows"
+        )
+    return rows, notes
+
+
+def destroy_deployment(name: str, store: StateStore | None = None) -> DestroyResult:
+    """Remove every instance labelled with `name`, then its state document; safe to repeat."""
+    store = store or StateStore()
+    with store.lock(name):
+        try:
+            state = store.load(name)
+        except StateError:
+            state = None  # an unreadable document must not keep its instances alive
+        handles, unreachable = find_everywhere(name)
+        if state is not None and state.handle.runtime in unreachable:
+            raise RuntimeUnavailable(
+                f"deployment {name} runs under {state.handle.runtime.value}, which cannot be reached; "
+                "nothing was removed",
+                details=[unreachable[state.handle.runtime]],
+            )
+        removed = []
+        for handle in handles:
+            runtime_for(handle).remove(handle)
+            removed.append(handle.name)
+        deleted = store.delete(name)
+    return DestroyResult(deployment=name, removed=tuple(removed), state_deleted=deleted)
+
+
+def _row(handle: Handle, state: DeploymentState | None) -> StatusRow:
+    try:
+        instance = runtime_for(handle).state(handle)
+        phase, exit_code = instance.phase, instance.exit_code
+    except RuntimeUnavailable:
+        phase, exit_code = "unknown", None
+    healthy = None
+    if phase == "running":
+        path = state.spec.health_path if state else "/health"
+        healthy = probe(handle.endpoint + path, timeout_s=HEALTH_PROBE_TIMEOUT_S) == 200
+    return StatusRow(
+        deployment=handle.deployment,
+        instance=handle.name,
+        runtime=handle.runtime.value,
+        role=handle.role,
+        phase=phase,
+        healthy=healthy,
+        endpoint=handle.endpoint,
+        engine=state.spec.engine if state else None,
+        model=state.spec.engine_args.served_name if state else None,
+        exit_code=exit_code,
+        in_state=state is not None,
+        updated_at=state.updated_at if state else None,
+    )

@@ -1,0 +1,330 @@
+"""The engine as a local child process: its own session and process group, outliving deployctl.
+
+- argv: `spec.python_argv(runtime.python)` when the recipe names an interpreter whose environment
+  holds the engine, else `spec.argv` with the program looked up on PATH.
+- environment: a few operational variables of the operator (PATH, HOME, locale, CUDA and Hugging Face
+  cache locations; `BASE_ENV`), then the same rules as containers (`runtimes.environment`). Nothing
+  else leaks in, so a deployment does not depend on whatever the operator's shell happens to hold.
+- output: stdout and stderr appended to `<logs_dir>/<name>.log`.
+- generated files (`spec.files`) are written at their `target`, which for this runtime is a host path:
+  the caller builds the Placement with `config_dir=str(instance_dir(name))`.
+- a *process record* (`<home>/run/<name>/process.json`, written atomically) holds the pid, process
+  group, the kernel's start time of the pid, the argv and its hash, the spec and the interpreter, so a
+  later deployctl run can find, restart and stop it. A pid counts as ours only while its start time
+  matches the record, so a recycled pid is never signalled.
+- stop: SIGTERM to the whole group, SIGKILL to the group after the timeout.
+
+Linux only (reads /proc).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import deque
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from deployctl import settings
+from deployctl.errors import DeployctlError, RuntimeUnavailable
+from deployctl.launch_spec import LaunchSpec
+from deployctl.recipe.model import RuntimeKind
+from deployctl.runtimes.base import (
+    DEFAULT_STOP_TIMEOUT_S,
+    Handle,
+    InstanceState,
+    atomic_write_text,
+    endpoint_url,
+    ensure_port_free,
+    instance_dir,
+    instance_name,
+    remove_instance_dir,
+)
+from deployctl.runtimes.environment import engine_environment
+
+RECORD_FILE = "process.json"
+BASE_ENV = (
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+    "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
+    "HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME",
+)  # fmt: skip
+_POLL_S = 0.1
+
+# Children started by *this* deployctl process: polling them reaps zombies and yields exit codes.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class ProcessRecord(BaseModel):
+    """What `find()` and a later deployctl run know about one engine process."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = 1
+    name: str
+    deployment: str
+    role: str
+    pid: int
+    pgid: int
+    start_ticks: int  # /proc/<pid>/stat field 22: identifies the pid across recycling
+    argv: tuple[str, ...]
+    argv_hash: str
+    python: str | None
+    spec: dict[str, Any]  # LaunchSpec.model_dump(): no secret values, only names
+    labels: dict[str, str]
+    endpoint: str
+    log_path: str
+    started_at: str
+
+    def handle(self) -> Handle:
+        return Handle(
+            runtime=RuntimeKind.PROCESS,
+            id=str(self.pid),
+            name=self.name,
+            deployment=self.deployment,
+            role=self.role,
+            spec_hash=self.labels.get("deployctl.spec-hash", ""),
+            endpoint=self.endpoint,
+            log_path=self.log_path,
+        )
+
+
+class ProcessRuntime:
+    """`Runtime` for local processes; `python` is the recipe's `runtime.python` (None: use PATH)."""
+
+    kind = RuntimeKind.PROCESS
+
+    def __init__(self, python: str | Path | None = None) -> None:
+        self.python = str(Path(python).expanduser().absolute()) if python else None
+
+    def launch(self, spec: LaunchSpec, *, role: str = "active", name: str | None = None) -> Handle:
+        name = name or instance_name(spec.deployment, role)
+        previous = _load_record(name)
+        if previous is not None and _leader_alive(previous):
+            raise DeployctlError(
+                f"a process for {name} is already running (pid {previous.pid})",
+                hint=f"`deployctl destroy {spec.deployment}` stops it first",
+            )
+        return _spawn(spec, name=name, role=role, python=self.python, fresh_log=True).handle()
+
+    def state(self, handle: Handle) -> InstanceState:
+        record = _load_record(handle.name)
+        if record is None or str(record.pid) != handle.id:
+            return InstanceState("missing")
+        if _leader_alive(record):
+            return InstanceState("running")
+        child = _children.get(record.pid)
+        return InstanceState("exited", child.poll() if child is not None else None)
+
+    def logs(self, handle: Handle, *, tail: int | None = None, follow: bool = False) -> Iterator[str]:
+        path = Path(handle.log_path) if handle.log_path else settings.logs_dir() / f"{handle.name}.log"
+        if not path.exists():
+            return iter(())
+        return _read_log(path, tail=tail, follow=follow, running=lambda: self.state(handle).running)
+
+    def stop(self, handle: Handle, timeout: float = DEFAULT_STOP_TIMEOUT_S) -> None:
+        record = _load_record(handle.name)
+        if record is not None:
+            _stop_group(record, timeout)
+
+    def start(self, handle: Handle) -> Handle:
+        record = _load_record(handle.name)
+        if record is None:
+            raise DeployctlError(
+                f"no process record for {handle.name}, so it cannot be started again",
+                hint=f"run `deployctl apply` again to create deployment {handle.deployment}",
+            )
+        if _leader_alive(record):
+            return record.handle()
+        spec = LaunchSpec.model_validate(record.spec)
+        return _spawn(
+            spec, name=record.name, role=record.role, python=record.python, fresh_log=False
+        ).handle()
+
+    def remove(self, handle: Handle) -> None:
+        record = _load_record(handle.name)
+        if record is not None:
+            _stop_group(record, DEFAULT_STOP_TIMEOUT_S)
+            Path(record.log_path).unlink(missing_ok=True)
+        remove_instance_dir(handle.name)
+
+    def find(self, deployment: str | None = None) -> list[Handle]:
+        root = settings.home() / "run"
+        records = (_load_record(path.parent.name) for path in sorted(root.glob(f"*/{RECORD_FILE}")))
+        return [r.handle() for r in records if r is not None and deployment in (None, r.deployment)]
+
+
+def resolve_argv(spec: LaunchSpec, python: str | None) -> tuple[str, ...]:
+    """The command line to start, or `RuntimeUnavailable` saying how to point deployctl at the engine."""
+    if python:
+        if not (Path(python).is_file() and os.access(python, os.X_OK)):
+            raise RuntimeUnavailable(
+                f"runtime.python {python} is not an executable interpreter",
+                hint="point runtime.python at the python of a virtual environment that has the engine installed",
+                field="runtime.python",
+            )
+        return spec.python_argv(python)
+    program = shutil.which(spec.program[0])
+    if program is None:
+        raise RuntimeUnavailable(
+            f"`{spec.program[0]}` is not on PATH, so {spec.engine} cannot start as a local process",
+            hint="set runtime.python in the recipe to an interpreter whose environment has the engine "
+            "(runtime: {kind: process, python: /path/to/venv/bin/python}), or install it on PATH",
+            field="runtime.python",
+        )
+    return (program, *spec.program[1:], *spec.args)
+
+
+def _spawn(spec: LaunchSpec, *, name: str, role: str, python: str | None, fresh_log: bool) -> ProcessRecord:
+    argv = resolve_argv(spec, python)
+    env = {k: os.environ[k] for k in BASE_ENV if k in os.environ}
+    env.update(engine_environment(spec))
+    env.setdefault("PYTHONUNBUFFERED", "1")  # log lines appear as they are written
+    ensure_port_free(spec.host, spec.port)
+    folder = instance_dir(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for generated in spec.files:
+        atomic_write_text(Path(generated.target), generated.content)
+    log_path = settings.logs_dir() / f"{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb" if fresh_log else "ab") as log:
+        try:
+            child = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=env, cwd=folder, start_new_session=True, close_fds=True,
+            )  # fmt: skip
+        except OSError as exc:
+            raise RuntimeUnavailable(
+                f"cannot start {argv[0]}: {exc.strerror}", field="runtime.python"
+            ) from None
+    _children[child.pid] = child
+    record = ProcessRecord(
+        name=name,
+        deployment=spec.deployment,
+        role=role,
+        pid=child.pid,
+        pgid=os.getpgid(child.pid),
+        start_ticks=_start_ticks(child.pid) or 0,
+        argv=argv,
+        argv_hash=hashlib.sha256("\0".join(argv).encode()).hexdigest()[:16],
+        python=python,
+        spec=spec.model_dump(mode="json"),
+        labels=spec.labels(role),
+        endpoint=endpoint_url(spec),
+        log_path=str(log_path),
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    atomic_write_text(folder / RECORD_FILE, record.model_dump_json(indent=2))
+    return record
+
+
+def _load_record(name: str) -> ProcessRecord | None:
+    path = instance_dir(name) / RECORD_FILE
+    try:
+        return ProcessRecord.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks) from /proc/<pid>/stat, or None when no such pid."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
+    return fields[0], int(fields[19])
+
+
+def _start_ticks(pid: int) -> int | None:
+    stat = _proc_stat(pid)
+    return stat[1] if stat else None
+
+
+def _reap(pid: int) -> None:
+    child = _children.get(pid)
+    if child is not None:
+        child.poll()
+
+
+def _leader_alive(record: ProcessRecord) -> bool:
+    """The recorded pid is running and is still the process we started (same start time)."""
+    _reap(record.pid)
+    stat = _proc_stat(record.pid)
+    return stat is not None and stat[1] == record.start_ticks and stat[0] not in ("Z", "X")
+
+
+def _group_is_ours(record: ProcessRecord) -> bool:
+    """Safe to signal the group: its leader is ours, or gone (a live group keeps its id reserved)."""
+    stat = _proc_stat(record.pid)
+    return stat is None or stat[1] == record.start_ticks
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal_group(record: ProcessRecord, sig: signal.Signals) -> None:
+    if _group_is_ours(record):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(record.pgid, sig)
+
+
+def _stop_group(record: ProcessRecord, timeout: float) -> None:
+    """SIGTERM the whole group, wait up to `timeout`, then SIGKILL what is left."""
+    if not _group_is_ours(record) or not _group_exists(record.pgid):
+        return
+    _signal_group(record, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(record.pid)
+        if not _group_exists(record.pgid):
+            return
+        time.sleep(_POLL_S)
+    _signal_group(record, signal.SIGKILL)
+    for _ in range(50):  # the kernel needs a moment to tear the group down
+        _reap(record.pid)
+        if not _group_exists(record.pgid):
+            return
+        time.sleep(_POLL_S)
+
+
+def _read_log(path: Path, *, tail: int | None, follow: bool, running: Any) -> Iterator[str]:
+    with open(path, "rb") as log:
+        if tail is None:
+            lines: Any = log
+        else:
+            lines = deque(log, maxlen=tail) if tail > 0 else ()
+        for raw in lines:
+            yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if not follow:
+            return
+        pending = b""
+        while True:
+            chunk = log.readline()
+            if chunk:
+                pending += chunk
+                if pending.endswith(b"\n"):
+                    yield pending.decode("utf-8", errors="replace").rstrip("\r\n")
+                    pending = b""
+                continue
+            if not running():
+                if pending:
+                    yield pending.decode("utf-8", errors="replace").rstrip("\r\n")
+                return
+            time.sleep(0.2)

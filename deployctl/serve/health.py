@@ -1,0 +1,114 @@
+"""Wait until a freshly launched engine answers, or say quickly and clearly why it never will.
+
+`wait_until_healthy` polls `spec.health_path` and then `spec.models_path` on the handle's endpoint
+until both answer 200. Between polls it asks the runtime whether the instance still runs, so an
+engine that dies at start (bad flag, missing file, out of memory) fails within one poll interval
+instead of at the deadline. Both failures raise `EngineStartFailed` carrying the last lines of the
+engine's log, with any secret value of the spec masked.
+
+Plain `urllib` on purpose: nothing to import at CLI start, and a short timeout per request so a
+server that accepts connections but never answers cannot stall the wait past its deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from deployctl.errors import EngineStartFailed
+from deployctl.launch_spec import LaunchSpec
+from deployctl.runtimes.base import Handle, Runtime
+from deployctl.runtimes.environment import redact, secret_values
+
+LOG_TAIL_LINES = 40
+REQUEST_TIMEOUT_S = 2.0
+POLL_INTERVAL_S = 0.5
+
+ProgressCallback = Callable[[str, float], None]  # (what we wait for, seconds elapsed)
+
+
+@dataclass(frozen=True)
+class Healthy:
+    """The engine answered: seconds from the call until both paths returned 200."""
+
+    elapsed_s: float
+    endpoint: str
+
+
+def wait_until_healthy(
+    runtime: Runtime,
+    handle: Handle,
+    spec: LaunchSpec,
+    *,
+    deadline_s: float,
+    on_progress: ProgressCallback | None = None,
+    poll_interval_s: float = POLL_INTERVAL_S,
+) -> Healthy:
+    """Block until healthy; `EngineStartFailed` when the instance exits or `deadline_s` passes."""
+    started = time.monotonic()
+    headers = _auth_headers(spec)
+    paths = [spec.health_path, spec.models_path]
+    while True:
+        elapsed = time.monotonic() - started
+        state = runtime.state(handle)
+        if not state.running:
+            raise _exited(runtime, handle, spec, state.exit_code, elapsed)
+        timeout_s = max(0.2, min(REQUEST_TIMEOUT_S, deadline_s - elapsed))
+        while paths and probe(handle.endpoint + paths[0], headers, timeout_s) == 200:
+            paths.pop(0)
+        if not paths:
+            return Healthy(elapsed_s=time.monotonic() - started, endpoint=handle.endpoint)
+        if on_progress is not None:
+            on_progress(f"waiting for {paths[0]}", elapsed)
+        if elapsed >= deadline_s:
+            raise EngineStartFailed(
+                f"{spec.engine} did not answer {paths[0]} with 200 within {deadline_s:g} s",
+                hint="if the model needs longer to load, raise serve.health_timeout_s in the recipe; "
+                f"`deployctl logs {handle.deployment}` shows the engine's output",
+                log_tail=log_tail(runtime, handle, spec),
+            )
+        time.sleep(min(poll_interval_s, deadline_s - elapsed))
+
+
+def probe(
+    url: str, headers: dict[str, str] | None = None, timeout_s: float = REQUEST_TIMEOUT_S
+) -> int | None:
+    """HTTP status of a GET, or None when nothing answered (refused, reset, timed out)."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (our own endpoint)
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (OSError, ValueError):
+        return None
+
+
+def log_tail(runtime: Runtime, handle: Handle, spec: LaunchSpec, lines: int = LOG_TAIL_LINES) -> str:
+    """The last `lines` of the engine's output with secret values masked ('' when unreadable)."""
+    try:
+        text = "\n".join(runtime.logs(handle, tail=lines, follow=False))
+    except Exception:  # a log we cannot read must not hide the real failure
+        return ""
+    return redact(text, secret_values(spec))
+
+
+def _exited(
+    runtime: Runtime, handle: Handle, spec: LaunchSpec, code: int | None, elapsed: float
+) -> EngineStartFailed:
+    how = f"exited with code {code}" if code is not None else "is no longer running"
+    return EngineStartFailed(
+        f"{spec.engine} ({handle.name}) {how} {elapsed:.1f} s after start, before it became healthy",
+        hint="the engine's last output is above; fix the cause named there and apply again",
+        log_tail=log_tail(runtime, handle, spec),
+    )
+
+
+def _auth_headers(spec: LaunchSpec) -> dict[str, str]:
+    """vLLM and trtllm guard /v1/models with the API key when one is set (health stays open)."""
+    key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
+    return {"Authorization": f"Bearer {key}"} if key else {}

@@ -1,0 +1,263 @@
+"""What deployctl remembers about each deployment: one JSON document per name under `settings.state_dir()`.
+
+The document says what was deployed (the recipe as data, its hash, the checkpoint, the LaunchSpec),
+where it runs (the runtime `Handle`, the endpoint), the last smoke report, how long each step took,
+and the last `MAX_REVISIONS` revisions (recipe hash, checkpoint key, image, spec hash, handle, time),
+the current one last, for swap and rollback. `DeploymentState.record(previous, ...)` builds the
+next document after an apply. It never holds a secret: the recipe carries only the *names* of variables (api_key_env),
+and the LaunchSpec only names too.
+
+Guarantees callers rely on:
+- writes are atomic (temp file + os.replace): a reader sees the old or the new document, never half;
+- `StateStore.lock(name)` serialises deployctl runs working on one deployment; it does not wait, it
+  raises `LockHeld` naming the pid that holds it. The lock is an OS file lock, released when its
+  holder exits however it exits. It is not re-entrant: take it once per command;
+- documents carry `version`; older ones are upgraded on load by `MIGRATIONS` (append-only: entry i
+  upgrades version i+1 to i+2), newer ones are refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from deployctl import settings
+from deployctl.checkpoint import Checkpoint
+from deployctl.errors import LockHeld, StateError, UsageError
+from deployctl.launch_spec import LaunchSpec
+from deployctl.recipe.model import Recipe
+from deployctl.runtimes.base import Handle, atomic_write_text
+from deployctl.serve.smoke import SmokeReport
+
+# Append-only. MIGRATIONS[i] turns a version i+1 document (a dict) into a version i+2 one.
+MIGRATIONS: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = ()
+STATE_VERSION = 1 + len(MIGRATIONS)
+MAX_REVISIONS = 10
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,62}$")  # the recipe's name rule; also keeps paths inside
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Revision(_Frozen):
+    """One deployed version, enough to tell versions apart and to find the instance that served it."""
+
+    recipe_hash: str
+    checkpoint_key: str
+    image: str
+    spec_hash: str
+    handle: Handle | None = None
+    at: datetime
+
+
+class DeploymentState(_Frozen):
+    version: int = STATE_VERSION
+    name: str
+    recipe_path: str | None = None
+    recipe_hash: str
+    recipe: dict[str, Any]  # Recipe.model_dump(mode="json"): names of secret variables, never values
+    checkpoint_key: str
+    checkpoint_path: str
+    spec: LaunchSpec
+    handle: Handle
+    endpoint: str
+    smoke: SmokeReport | None = None
+    timings: dict[str, float] = Field(default_factory=dict, description="step → seconds")
+    created_at: datetime
+    updated_at: datetime
+    revisions: tuple[Revision, ...] = ()
+
+    @property
+    def spec_hash(self) -> str:
+        return self.spec.spec_hash()
+
+    @property
+    def previous_revision(self) -> Revision | None:
+        """The revision that served before the current one (what a rollback goes back to)."""
+        return self.revisions[-2] if len(self.revisions) >= 2 else None
+
+    @classmethod
+    def record(
+        cls,
+        previous: DeploymentState | None,
+        *,
+        recipe: Recipe,
+        recipe_path: str | None,
+        recipe_hash: str,
+        checkpoint: Checkpoint,
+        spec: LaunchSpec,
+        handle: Handle,
+        timings: dict[str, float] | None = None,
+        smoke: SmokeReport | None = None,
+    ) -> DeploymentState:
+        """The state after a successful apply: `previous` carried forward, this revision appended.
+
+        `revisions` ends with the current revision; re-applying the same recipe, checkpoint and spec
+        (a restart) updates that entry instead of adding a duplicate.
+        """
+        at = now()
+        revision = Revision(
+            recipe_hash=recipe_hash,
+            checkpoint_key=checkpoint.key,
+            image=spec.image,
+            spec_hash=spec.spec_hash(),
+            handle=handle,
+            at=at,
+        )
+        history = list(previous.revisions) if previous else []
+        if history and _same_version(history[-1], revision):
+            history.pop()
+        return cls(
+            name=recipe.name,
+            recipe_path=recipe_path,
+            recipe_hash=recipe_hash,
+            recipe=recipe.model_dump(mode="json"),
+            checkpoint_key=checkpoint.key,
+            checkpoint_path=str(checkpoint.path),
+            spec=spec,
+            handle=handle,
+            endpoint=handle.endpoint,
+            smoke=smoke,
+            timings=dict(timings or {}),
+            created_at=previous.created_at if previous else at,
+            updated_at=at,
+            revisions=tuple([*history, revision][-MAX_REVISIONS:]),
+        )
+
+
+def _same_version(a: Revision, b: Revision) -> bool:
+    return (a.recipe_hash, a.checkpoint_key, a.spec_hash) == (b.recipe_hash, b.checkpoint_key, b.spec_hash)
+
+
+def recipe_hash(recipe: Recipe) -> str:
+    """Content hash of a recipe as data (key order and YAML formatting do not matter)."""
+    payload = json.dumps(recipe.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class StateStore:
+    """Load, save, list and lock deployment documents. `root` defaults to `settings.state_dir()`."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._root = root
+
+    @property
+    def root(self) -> Path:
+        return self._root if self._root is not None else settings.state_dir()
+
+    def path(self, name: str) -> Path:
+        return self.root / f"{_checked_name(name)}.json"
+
+    def load(self, name: str) -> DeploymentState | None:
+        """The document, upgraded to the current version; None when no such deployment."""
+        path = self.path(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read deployment state: {exc.strerror}", file=path) from None
+        return _parse(path, text)
+
+    def save(self, state: DeploymentState) -> DeploymentState:
+        """Write atomically, stamping `updated_at`; returns what was written."""
+        state = state.model_copy(update={"updated_at": now()})
+        atomic_write_text(self.path(state.name), state.model_dump_json(indent=2) + "\n")
+        return state
+
+    def delete(self, name: str) -> bool:
+        """Forget a deployment; False when there was nothing to forget."""
+        path = self.path(name)
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
+    def list(self) -> list[DeploymentState]:
+        if not self.root.is_dir():
+            return []
+        names = sorted(p.stem for p in self.root.glob("*.json") if _NAME.match(p.stem))
+        return [state for state in map(self.load, names) if state is not None]
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold the deployment's lock for the block, or raise `LockHeld` at once naming the holder."""
+        from filelock import FileLock, Timeout
+
+        folder = self.root / ".locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        lock_path, pid_path = folder / f"{_checked_name(name)}.lock", folder / f"{name}.pid"
+        lock = FileLock(lock_path, thread_local=False)
+        try:
+            lock.acquire(blocking=False)
+        except Timeout:
+            holder = _read_pid(pid_path)
+            who = f"pid {holder}" if holder else "another process"
+            raise LockHeld(
+                f"another deployctl ({who}) is working on deployment {name}",
+                hint="wait for it to finish; the lock is released as soon as that process exits",
+                file=lock_path,
+            ) from None
+        try:
+            atomic_write_text(pid_path, f"{os.getpid()}\n")
+            yield
+        finally:
+            pid_path.unlink(missing_ok=True)
+            lock.release()
+
+
+def _parse(path: Path, text: str) -> DeploymentState:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise StateError(
+            f"deployment state is not valid JSON ({exc})", file=path,
+            hint="restore the file, or delete it and run `deployctl destroy`/`apply` again",
+        ) from None  # fmt: skip
+    version = data.get("version", 1) if isinstance(data, dict) else 0
+    if not isinstance(version, int) or not 1 <= version <= STATE_VERSION:
+        raise StateError(
+            f"deployment state has version {version!r}; this deployctl reads versions 1..{STATE_VERSION}",
+            file=path,
+            hint="upgrade deployctl to the version that wrote it",
+        )
+    for migrate in MIGRATIONS[version - 1 :]:
+        data = migrate(data)
+    data["version"] = STATE_VERSION
+    try:
+        return DeploymentState.model_validate(data)
+    except ValidationError as exc:
+        raise StateError(
+            f"deployment state is malformed: {exc.errors()[0]['msg']}",
+            file=path, field=".".join(map(str, exc.errors()[0]["loc"])),
+            hint="restore the file, or delete it and apply again",
+        ) from None  # fmt: skip
+
+
+def _checked_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise UsageError(
+            f"'{name}' is not a deployment name",
+            hint="names are lowercase letters, digits, '.', '_' and '-' (the recipe's name)",
+        )
+    return name
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None

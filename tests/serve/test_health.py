@@ -1,0 +1,87 @@
+"""wait_until_healthy: fast on success, fast on an engine that dies, bounded on one that never answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from deployctl.errors import EngineStartFailed
+from deployctl.runtimes.base import Handle
+from deployctl.runtimes.process import ProcessRuntime
+from deployctl.serve.health import wait_until_healthy
+from tests.launch_helpers import fake_spec, free_port, group_alive
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def runtime() -> Iterator[ProcessRuntime]:
+    """A process runtime whose every launched instance is removed, and checked gone, after the test."""
+    runtime = ProcessRuntime()
+    yield runtime
+    for handle in runtime.find():
+        runtime.remove(handle)
+        assert not group_alive(int(handle.id)), f"{handle.name} still has live processes"
+    assert runtime.find() == []
+
+
+def launch(runtime: ProcessRuntime, mode: str, **updates) -> tuple[Handle, object]:
+    spec = fake_spec(free_port(), mode, **updates)
+    return runtime.launch(spec), spec
+
+
+def test_waits_for_health_then_models(runtime: ProcessRuntime) -> None:
+    handle, spec = launch(runtime, "models-late:1.5")
+    progress: list[str] = []
+    healthy = wait_until_healthy(
+        runtime, handle, spec, deadline_s=20, on_progress=lambda what, _: progress.append(what)
+    )
+    assert 1.5 <= healthy.elapsed_s < 10
+    assert "waiting for /v1/models" in progress
+    assert healthy.endpoint == f"http://127.0.0.1:{spec.port}"
+
+
+def test_an_engine_that_exits_at_start_fails_fast_with_its_log(runtime: ProcessRuntime) -> None:
+    handle, spec = launch(runtime, "exit:3")
+    started = time.monotonic()
+    with pytest.raises(EngineStartFailed) as failure:
+        wait_until_healthy(runtime, handle, spec, deadline_s=120)
+    assert time.monotonic() - started < 5
+    assert "exited with code 3" in failure.value.message
+    assert "unrecognized arguments: --no-such-flag" in failure.value.log_tail
+
+
+@pytest.mark.parametrize(
+    ("mode", "updates"),
+    [
+        pytest.param(
+            "ok",
+            {"health_path": "/no-such-path"},
+            id="a server whose health path answers 404 ends at the deadline",
+        ),
+        pytest.param(
+            "hang", {}, id="a server that accepts connections but never answers ends at the deadline too"
+        ),
+    ],
+)
+def test_never_healthy_ends_at_the_deadline(runtime: ProcessRuntime, mode: str, updates: dict) -> None:
+    handle, spec = launch(runtime, mode, **updates)
+    started = time.monotonic()
+    with pytest.raises(EngineStartFailed) as failure:
+        wait_until_healthy(runtime, handle, spec, deadline_s=3, poll_interval_s=0.2)
+    took = time.monotonic() - started
+    assert 3 <= took < 6
+    assert "within 3 s" in failure.value.message
+    assert "health_timeout_s" in (failure.value.hint or "")
+    assert "listening on 127.0.0.1" in failure.value.log_tail
+
+
+def test_log_tail_masks_the_secret_the_engine_printed(runtime: ProcessRuntime, monkeypatch) -> None:
+    monkeypatch.setenv("DEPLOYCTL_TEST_SECRET", "s3cret-value-123")
+    handle, spec = launch(runtime, "print-env:ENGINE_KEY", secret_env={"ENGINE_KEY": "DEPLOYCTL_TEST_SECRET"})
+    with pytest.raises(EngineStartFailed) as failure:
+        wait_until_healthy(runtime, handle, spec, deadline_s=30)
+    assert "secret is ***" in failure.value.log_tail
+    assert "s3cret-value-123" not in failure.value.log_tail
