@@ -90,12 +90,13 @@ def time_cache_hit(model_dir: Path, fmt: str) -> tuple[float, float]:
     started = time.perf_counter()
     assert prepare(recipe_for(model_dir, fmt), progress=False).cache_hit
     in_process = time.perf_counter() - started
+    root, model = str(Path(__file__).resolve().parent.parent), str(model_dir)
     code = (
-        "import sys; sys.path.insert(0, %r); from benchmarks.quantize import recipe_for; "
+        f"import sys; sys.path.insert(0, {root!r}); from benchmarks.quantize import recipe_for; "
         "from deployctl.quantize.pipeline import prepare; from pathlib import Path; "
-        "assert prepare(recipe_for(Path(%r), %r), progress=False).cache_hit; "
+        f"assert prepare(recipe_for(Path({model!r}), {fmt!r}), progress=False).cache_hit; "
         "assert 'torch' not in sys.modules"
-    ) % (str(Path(__file__).resolve().parent.parent), str(model_dir), fmt)
+    )
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))
     return in_process, time.perf_counter() - started

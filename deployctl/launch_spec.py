@@ -62,6 +62,10 @@ class EngineArgs(_Frozen):
     kv_cache_dtype: str | None = None
     max_model_len: int | None = None
     max_batch_size: int | None = None
+    max_num_tokens: int | None = None
+    gpu_memory_utilization: float | None = None
+    enforce_eager: bool = False
+    dtype: str | None = None
     extra_args: tuple[str, ...] = ()
 
 

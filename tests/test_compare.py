@@ -165,10 +165,12 @@ def test_the_cli_writes_table_plot_and_figures(tmp_path: Path) -> None:
 @pytest.mark.quantize
 def test_compare_quantizes_for_real_and_reports_size_and_quality(tmp_path: Path) -> None:
     """Model Optimizer on CPU: FP8 of the tiny model is smaller than the base and keeps its answers."""
-    result = run_cli(
-        "--json", "compare", str(REPO / "recipes" / "quickstart-cpu.yaml"), "--formats", "none,fp8",
-        "--out-dir", str(tmp_path),
-    )  # fmt: skip
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(
+        "name: tiny\nmodel: tiny-qwen3\ngpu: cpu\nengine: transformers\nruntime: process\n"
+        "quantization:\n  calibration: {samples: 8, seq_len: 64, batch_size: 4}\n  quality: {eval_samples: 4}\n"
+    )
+    result = run_cli("--json", "compare", str(recipe), "--formats", "none,fp8", "--out-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
     none, fp8 = json.loads(result.stdout)["formats"]
     assert fp8["size_bytes"] < none["size_bytes"]

@@ -13,12 +13,12 @@ from deployctl.cli.output import out
 cache_app = typer.Typer(help="Inspect and clean the quantized-checkpoint cache.", no_args_is_help=True)
 
 
-def quantize(
-    recipe_file: Path = typer.Argument(..., help="Recipe YAML file.", show_default=False),
-    progress: bool = typer.Option(
-        True, "--progress/--no-progress", help="Show the calibration progress bar."
-    ),
-) -> None:
+RecipeArg = typer.Argument(..., help="Recipe YAML file.", show_default=False)
+ProgressOption = typer.Option(True, "--progress/--no-progress", help="Show the calibration progress bar.")
+KeyArg = typer.Argument(..., help="Cache key or a unique prefix of it.")
+
+
+def quantize(recipe_file: Path = RecipeArg, progress: bool = ProgressOption) -> None:
     """Quantize the recipe's model with Model Optimizer (cached by content) and print its quality."""
     from deployctl.quantize.pipeline import describe_format, prepare
     from deployctl.recipe.load import load_recipe
@@ -109,7 +109,7 @@ def _entry_row(entry: Any) -> dict[str, Any]:
 
 
 @cache_app.command("rm")
-def cache_rm(key: str = typer.Argument(..., help="Cache key or a unique prefix of it.")) -> None:
+def cache_rm(key: str = KeyArg) -> None:
     """Delete one cached checkpoint."""
     from deployctl.quantize.cache import remove_entry
 

@@ -83,6 +83,8 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
             kv_cache_dtype=KV_CACHE_DTYPE.get(checkpoint.kv_cache),
             max_model_len=engine.max_model_len,
             max_batch_size=engine.max_batch_size,
+            max_num_tokens=engine.max_num_tokens,
+            gpu_memory_utilization=engine.gpu_memory_utilization,
             extra_args=tuple(engine.extra_args),
         ),
         env=dict(engine.env),

@@ -58,6 +58,10 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
         args += ["--kv-cache-dtype", kv_dtype]
     if recipe.gpu.count > 1:
         args += ["--tensor-parallel-size", str(recipe.gpu.count)]
+    if recipe.gpu.nodes > 1:
+        # Across nodes vLLM splits layers (pipeline parallel) over a Ray cluster: docs/serving/
+        # parallelism_scaling.md and docs/deployment/frameworks/lws.md (vLLM @ 096bd6a4 / 051f9b87).
+        args += ["--pipeline-parallel-size", str(recipe.gpu.nodes), "--distributed-executor-backend", "ray"]
     if engine.max_model_len:
         args += ["--max-model-len", str(engine.max_model_len)]
     max_seqs = engine.max_batch_size or (CPU_MAX_NUM_SEQS if cpu else None)
@@ -109,10 +113,15 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
             model=placement.model_dir,
             served_name=recipe.served_name,
             tensor_parallel_size=recipe.gpu.count,
+            pipeline_parallel_size=recipe.gpu.nodes,
             quantization=quantization,
             kv_cache_dtype=kv_dtype,
             max_model_len=engine.max_model_len,
             max_batch_size=max_seqs,
+            max_num_tokens=engine.max_num_tokens,
+            gpu_memory_utilization=None if cpu else engine.gpu_memory_utilization,
+            enforce_eager=engine.enforce_eager or cpu,
+            dtype=None if dtype == "auto" else dtype,
             extra_args=tuple(engine.extra_args),
         ),
         env=env,

@@ -137,7 +137,7 @@ def pack_tokens(tokenizer: Any, texts: list[str], *, sequences: int, seq_len: in
     import torch
 
     separator = tokenizer.eos_token or "\n"
-    ids = tokenizer(separator.join(texts), add_special_tokens=False)["input_ids"]
+    ids = tokenizer(separator.join(texts), add_special_tokens=False, verbose=False)["input_ids"]
     if len(ids) < 2:
         raise QuantizeError("the calibration text tokenizes to fewer than 2 tokens", field=FIELD)
     seq_len = min(seq_len, len(ids)) if not repeat else seq_len

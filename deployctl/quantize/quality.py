@@ -53,7 +53,7 @@ def compare(model: Any, reference: BaseReference, *, device: str) -> QualityRepo
 
     nll = agree = kl = 0.0
     with torch.no_grad():
-        for ids, base_logp in zip(reference.batches, reference.logprobs):
+        for ids, base_logp in zip(reference.batches, reference.logprobs, strict=True):
             logq, batch_nll = _logprobs_and_nll(model, ids, device)
             logq = logq.cpu()
             logp = base_logp.float()

@@ -41,22 +41,8 @@ SET_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
 WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
 
 
-def multi_node_spec(spec: LaunchSpec, nodes: int) -> LaunchSpec:
-    """The spec the LWS leader runs: vLLM's documented TP = GPUs per node, PP = nodes, Ray executor.
-
-    The engine adapter knows nothing of nodes yet, so the pipeline split is added here, once, and the
-    result (with its own hash) is what every object of the LWS is rendered from.
-    """
-    if spec.engine_args.pipeline_parallel_size == nodes:
-        return spec
-    added = ("--pipeline-parallel-size", str(nodes), "--distributed-executor-backend", "ray")
-    engine_args = spec.engine_args.model_copy(update={"pipeline_parallel_size": nodes})
-    return spec.model_copy(update={"args": (*spec.args, *added), "engine_args": engine_args})
-
-
 def render_lws(spec: LaunchSpec, nodes: int) -> list[dict[str, Any]]:
     """PVC (ReadWriteMany), LeaderWorkerSet of one `nodes`-pod group, Service to the leader."""
-    spec = multi_node_spec(spec, nodes)
     name = kp.kube_name(spec.deployment)
     pod = kp.describe(spec)
     documents = [kp.persistent_volume_claim(spec, name, access_mode="ReadWriteMany")]

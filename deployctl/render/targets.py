@@ -138,9 +138,8 @@ def _render_kubernetes(recipe: Recipe, target: str, recipe_path: str) -> str:
     if target == "deployment":
         documents, extra = kubernetes.render_deployment(spec), kubernetes.ROLLOUT_NOTE
     elif target == "lws":
-        from deployctl.render.lws import multi_node_spec, render_lws
+        from deployctl.render.lws import render_lws
 
-        spec = multi_node_spec(spec, nodes)
         documents, extra = (
             render_lws(spec, nodes),
             "Needs the LeaderWorkerSet controller and a ReadWriteMany StorageClass.",

@@ -41,7 +41,7 @@ GOOD = QualityReport(
 def test_gate(gate, report, fails):
     failures = gate_failures(report, gate)
     assert len(failures) == len(fails)
-    for failure, expected in zip(failures, fails):
+    for failure, expected in zip(failures, fails, strict=True):
         assert expected in failure
 
 

@@ -19,7 +19,6 @@ from deployctl.render.dynamo import dynamo_images
 from deployctl.render.kube_pod import quantity
 from tests.render.test_kubernetes import CASE_IDS, CASES, cases_for, documents, one, recipe_of
 
-MULTI_NODE_FLAGS = ["--distributed-executor-backend", "ray"]
 
 
 def compose_service(path: str) -> dict:
@@ -80,9 +79,6 @@ def test_image_command_port_health_and_shm_are_the_compose_services(path, target
     service, container = compose_service(path), engine_container(path, target)
     assert container["image"] == service["image"]
     expected = [*service["entrypoint"], *service["command"]]
-    if target == "lws":
-        nodes = recipe_of(path).gpu.nodes
-        expected += ["--pipeline-parallel-size", str(nodes), *MULTI_NODE_FLAGS]
     assert argv(container, target) == expected
     assert str(container["ports"][0]["containerPort"]) == service["ports"][0].rsplit(":", 1)[1]
     assert container["startupProbe"]["httpGet"]["path"] == compose_health_path(service)
