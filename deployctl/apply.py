@@ -50,7 +50,15 @@ def recipe_hash(recipe: Recipe) -> str:
 def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> list[str]:
     """Refuse impossible recipes before any side effect; return the warnings of fallback verdicts."""
     from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+    from deployctl.errors import CapabilityRejected
 
+    if recipe.gpu.nodes > 1:
+        raise CapabilityRejected(
+            f"gpu.nodes: {recipe.gpu.nodes} needs a cluster; deployctl apply starts engines on this machine",
+            file=recipe_path,
+            field="gpu.nodes",
+            hint="render it for Kubernetes: deployctl render --target lws (vLLM) or --target dynamo RECIPE",
+        )
     gpu = resolve_gpu(recipe, file=recipe_path)
     verdict = judge_recipe(recipe, gpu=gpu)
     raise_if_rejected(verdict, recipe, file=recipe_path)

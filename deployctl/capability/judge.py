@@ -35,7 +35,7 @@ def judge_recipe(recipe: Recipe, *, gpu: GpuInfo | None = None, shape: ModelShap
     gpu = gpu or _named_gpu(recipe)
     shape = shape or resolve_shape(recipe.model)
     combo = Combination.of(recipe)
-    findings, memory = assess(recipe, combo, gpu, recipe.gpu.count, shape)
+    findings, memory = assess(recipe, combo, gpu, total_gpus(recipe), shape)
     level = Level.worst([f.level for f in findings])
     alternatives = () if level is Level.NATIVE else find_alternatives(recipe, combo, gpu, shape)
     return Verdict(
@@ -43,7 +43,7 @@ def judge_recipe(recipe: Recipe, *, gpu: GpuInfo | None = None, shape: ModelShap
         kv_cache=combo.kv,
         engine=combo.engine,
         gpu=gpu,
-        gpu_count=recipe.gpu.count,
+        gpu_count=total_gpus(recipe),
         level=level,
         findings=tuple(findings),
         alternatives=alternatives,
@@ -109,7 +109,7 @@ def _same_gpu_candidates(
                 combo = Combination(weights, kv, engine)
                 if combo == current:
                     continue
-                alternative = _try(recipe, combo, gpu, recipe.gpu.count, shape)
+                alternative = _try(recipe, combo, gpu, total_gpus(recipe), shape)
                 if alternative is not None:
                     found.append(alternative)
     return found
@@ -121,14 +121,14 @@ def _other_gpu_candidates(
     """The same combination on more of the same GPU, then on other catalogue GPUs, smallest first."""
     found = []
     if not gpu.is_cpu and find_gpu(gpu.name) is not None:
-        more = _try(recipe, current, gpu, recipe.gpu.count * 2, shape)
+        more = _try(recipe, current, gpu, total_gpus(recipe) * 2, shape)
         if more is not None:
             found.append(more)
     by_memory = sorted(load_catalogue().gpus, key=lambda g: (g.memory_gb, g.sm))
     for other in by_memory:
         if other.name == gpu.name:
             continue
-        alternative = _try(recipe, current, other, recipe.gpu.count, shape)
+        alternative = _try(recipe, current, other, total_gpus(recipe), shape)
         if alternative is not None:
             found.append(alternative)
     return sorted(found, key=lambda a: a.level.rank)  # stable: smallest GPU first within a level
@@ -178,3 +178,8 @@ __all__ = [
     "Finding",
     "MemoryEstimate",
 ]
+
+
+def total_gpus(recipe: Recipe) -> int:
+    """GPUs that share the weights and KV cache: tensor parallel per node × nodes (pipeline parallel)."""
+    return recipe.gpu.count * recipe.gpu.nodes
