@@ -6,7 +6,9 @@ deployctl's own overhead (key, lock, temp folder, manifest, tokenizer copy), not
   → the same quality figures → export_hf_checkpoint → copy tokenizer files;
 - deployctl: `prepare()` on a cold cache (a fresh cache folder per run).
 The cache hit is timed in-process and in a fresh interpreter (which includes Python start-up).
-Targets: ratio ≤ 1.05, cache hit < 1 s.
+Targets: ratio ≤ 1.05, cache hit < 1 s. The ratio is taken on this process's CPU time (min over
+`--repeat` interleaved rounds): on a shared 2-core machine wall time swings ±50 % with other load,
+CPU time much less. Wall-time minima are reported beside it.
 
     python benchmarks/quantize.py [--formats fp8,w4a16_awq] [--repeat 2] [--arch qwen3] [--json out.json]
 """
@@ -37,7 +39,14 @@ def recipe_for(model: Path, fmt: str) -> Any:
                               "engine": "vllm", "quantization": spec})  # fmt: skip
 
 
-def run_direct(model_dir: Path, fmt: str, out_dir: Path) -> float:
+def timed(fn: Any, *args: Any) -> tuple[float, float, Any]:
+    """(wall seconds, CPU seconds of this process, result)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn(*args)
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def run_direct(model_dir: Path, fmt: str, out_dir: Path) -> None:
     """The script a user would write by hand with Model Optimizer's API (plus the same quality pass)."""
     import modelopt.torch.quantization as mtq
     import torch
@@ -48,7 +57,6 @@ def run_direct(model_dir: Path, fmt: str, out_dir: Path) -> float:
     from deployctl.quantize.formats import format_plan, needs_cuda_forward
     from deployctl.recipe.model import KvCacheFormat, QuantFormat
 
-    started = time.perf_counter()
     config = getattr(mtq, format_plan(QuantFormat(fmt)).config_name)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -71,16 +79,13 @@ def run_direct(model_dir: Path, fmt: str, out_dir: Path) -> float:
         export_hf_checkpoint(model, export_dir=str(out_dir))
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy2(model_dir / name, out_dir / name)
-    return time.perf_counter() - started
 
 
-def run_deployctl(model_dir: Path, fmt: str, cache: Path) -> tuple[float, Any]:
+def run_deployctl(model_dir: Path, fmt: str, cache: Path) -> Any:
     from deployctl.quantize.pipeline import prepare
 
     os.environ["DEPLOYCTL_CACHE"] = str(cache)
-    started = time.perf_counter()
-    prepared = prepare(recipe_for(model_dir, fmt), progress=False)
-    return time.perf_counter() - started, prepared
+    return prepare(recipe_for(model_dir, fmt), progress=False)
 
 
 def time_cache_hit(model_dir: Path, fmt: str) -> tuple[float, float]:
@@ -103,24 +108,24 @@ def time_cache_hit(model_dir: Path, fmt: str) -> tuple[float, float]:
 
 
 def bench_format(model_dir: Path, fmt: str, repeat: int, work: Path) -> dict[str, Any]:
-    direct, ours = [], []
+    runs: dict[str, list[tuple[float, float]]] = {"direct": [], "deployctl": []}
     prepared = None
     for round_ in range(repeat):
         for side in ("direct", "deployctl") if round_ % 2 == 0 else ("deployctl", "direct"):
             target = Path(tempfile.mkdtemp(dir=work))
-            if side == "direct":
-                direct.append(run_direct(model_dir, fmt, target))
-            else:
-                seconds, prepared = run_deployctl(model_dir, fmt, target)
-                ours.append(seconds)
+            fn = run_direct if side == "direct" else run_deployctl
+            wall, cpu, result = timed(fn, model_dir, fmt, target)
+            runs[side].append((wall, cpu))
+            prepared = result if side == "deployctl" else prepared
     hit, hit_fresh = time_cache_hit(model_dir, fmt)
     manifest = prepared.manifest
-    q = manifest.quality
+    direct_cpu, ours_cpu = (min(c for _, c in runs[s]) for s in ("direct", "deployctl"))
     return {
-        "format": fmt, "direct_s": min(direct), "deployctl_s": min(ours), "ratio": min(ours) / min(direct),
+        "format": fmt, "direct_cpu_s": direct_cpu, "deployctl_cpu_s": ours_cpu, "ratio_cpu": ours_cpu / direct_cpu,
+        "direct_wall_s": min(w for w, _ in runs["direct"]), "deployctl_wall_s": min(w for w, _ in runs["deployctl"]),
         "cache_hit_s": hit, "cache_hit_fresh_process_s": hit_fresh, "size_bytes": manifest.size_bytes,
         "base_size_bytes": manifest.base_size_bytes, "timings_s": manifest.timings_s,
-        "quality": q.model_dump(),
+        "quality": manifest.quality.model_dump(),
     }  # fmt: skip
 
 
@@ -129,20 +134,20 @@ def render(rows: list[dict[str, Any]], arch: str) -> None:
     from rich.table import Table
 
     table = Table(title=f"deployctl quantize vs direct Model Optimizer (tiny-{arch}, CPU, 8×64 calibration)")
-    for column in ("format", "direct s", "deployctl s", "ratio", "hit ms", "hit (new proc) s", "size MB",
-                   "ppl base→quant", "top-1", "KL nats"):  # fmt: skip
+    for column in ("format", "direct cpu s", "ours cpu s", "ratio", "direct wall", "ours wall", "hit ms",
+                   "hit new proc s", "MB", "ppl Δ", "top-1", "KL"):  # fmt: skip
         table.add_column(column, justify="right")
     for r in rows:
         q = r["quality"]
         ok = q["status"] == "ok"
         table.add_row(
-            r["format"], f"{r['direct_s']:.2f}", f"{r['deployctl_s']:.2f}", f"{r['ratio']:.3f}",
-            f"{r['cache_hit_s'] * 1000:.1f}", f"{r['cache_hit_fresh_process_s']:.2f}",
-            f"{r['size_bytes'] / 1e6:.2f}/{r['base_size_bytes'] / 1e6:.2f}",
-            f"{q['perplexity_base']:.1f}→{q['perplexity_quant']:.1f}" if ok else q["status"],
-            f"{q['top1_agreement']:.3f}" if ok else "-", f"{q['mean_kl']:.5f}" if ok else "-",
+            r["format"], f"{r['direct_cpu_s']:.2f}", f"{r['deployctl_cpu_s']:.2f}", f"{r['ratio_cpu']:.3f}",
+            f"{r['direct_wall_s']:.2f}", f"{r['deployctl_wall_s']:.2f}", f"{r['cache_hit_s'] * 1000:.1f}",
+            f"{r['cache_hit_fresh_process_s']:.2f}", f"{r['size_bytes'] / 1e6:.2f}",
+            f"{q['perplexity_increase']:+.2%}" if ok else "n/a (CUDA)",
+            f"{q['top1_agreement']:.3f}" if ok else "-", f"{q['mean_kl']:.1e}" if ok else "-",
         )  # fmt: skip
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 def main() -> None:
@@ -151,7 +156,7 @@ def main() -> None:
     )
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--arch", default="qwen3", choices=["qwen3", "llama"])
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     from deployctl.quantize.tiny import generate_tiny_model

@@ -256,30 +256,3 @@ def _remove_orphans(plan: Plan, existing, runtime, report, keep: set[str] = froz
         if op.kind is OperationKind.REMOVE_ORPHAN and op.resource in existing and op.resource not in keep:
             report(f"removing {op.resource} ({op.cause})")
             runtime.remove(existing[op.resource])
-
-
-def destroy_deployment(name: str, *, report: Reporter = lambda _: None) -> bool:
-    """Remove every instance deployctl labelled for `name`, and its state. True if anything existed."""
-    from deployctl.recipe.model import RuntimeKind
-    from deployctl.runtimes.registry import get_runtime
-    from deployctl.state import StateStore
-
-    store = StateStore()
-    with store.lock(name):
-        state = store.load(name)
-        found = False
-        kinds = [RuntimeKind(state.handle.runtime)] if state else list(RuntimeKind)
-        for kind in kinds:
-            try:
-                runtime = get_runtime(kind)
-                handles = runtime.find(name)
-            except DeployctlError:
-                continue
-            for handle in handles:
-                report(f"removing {handle.name}")
-                runtime.remove(handle)
-                found = True
-        if state:
-            store.delete(name)
-            found = True
-        return found

@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass
 
 import typer
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
 
 from deployctl.cli.output import out
 from deployctl.errors import StateError
@@ -29,9 +30,9 @@ def status(name: str | None = typer.Argument(None, help="Deployment name (defaul
     from deployctl.runtimes.inventory import deployment_status
 
     rows, notes = deployment_status(name)
-    for note in notes:
-        out.warning(note)
-    table = Table("deployment", "instance", "runtime", "state", "health", "endpoint", "engine")
+    for note in notes:  # e.g. no container engine: processes are still listed
+        out.info(f"[dim]{escape(note)}; containers not listed[/]")
+    table = _table("deployment", "instance", "runtime", "state", "health", "endpoint", "engine")
     for row in rows:
         state = row.phase if row.exit_code is None else f"{row.phase} ({row.exit_code})"
         if not row.in_state:
@@ -48,7 +49,7 @@ def list_deployments() -> None:
     from deployctl.state import StateStore
 
     states = StateStore().list()
-    table = Table("deployment", "engine", "runtime", "endpoint", "image", "updated")
+    table = _table("deployment", "engine", "runtime", "endpoint", "image", "updated")
     for state in states:
         updated = state.updated_at.strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(
@@ -103,7 +104,7 @@ def smoke(
         max_tokens=max_tokens or where.max_tokens,
         timeout_s=where.timeout_s,
     )
-    table = Table("check", "latency ms", "prompt tok", "completion tok", "finish", "text")
+    table = _table("check", "latency ms", "prompt tok", "completion tok", "finish", "text")
     for check in report.checks:
         table.add_row(
             check.name, f"{check.latency_ms:.0f}", str(check.prompt_tokens or "-"),
@@ -125,6 +126,11 @@ def destroy(name: str = typer.Argument(..., help="Deployment name.")) -> None:
     if result.state_deleted:
         out.ok(f"forgot deployment {name}")
     out.result({"deployment": name, "removed": list(result.removed), "state_deleted": result.state_deleted})
+
+
+def _table(*columns: str) -> Table:
+    """Narrow terminals fold long values (names, URLs) onto more lines instead of cutting them."""
+    return Table(*(Column(name, overflow="fold", min_width=len(name)) for name in columns))
 
 
 def _state_and_handle(name: str):

@@ -44,16 +44,18 @@ def checkpoint_figures(variant: Recipe, fmt: QuantFormat) -> FormatFigures:
 
 def serve_and_bench(variant: Recipe, bench: BenchFactory, report: Reporter) -> dict:
     """Deploy the variant, bench it, destroy it (also when the bench fails)."""
-    from deployctl.apply import apply_recipe, destroy_deployment
+    from deployctl.apply import apply_recipe
     from deployctl.bench.target import v1_url
+    from deployctl.runtimes.inventory import destroy_deployment
 
     report(f"{variant.name}: deploying")
     result = apply_recipe(variant, report=report)
     try:
-        outcome = bench(v1_url(result.endpoint or ""), variant.served_name, variant.serve.api_key_env)
+        served = result.spec.engine_args.served_name if result.spec else variant.served_name
+        outcome = bench(v1_url(result.endpoint or ""), served, variant.serve.api_key_env)
         return outcome.model_dump(mode="json")  # type: ignore[attr-defined]
     finally:
-        destroy_deployment(variant.name, report=report)
+        destroy_deployment(variant.name)
 
 
 def gather_figures(

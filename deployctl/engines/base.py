@@ -81,6 +81,14 @@ def passthrough_env(recipe: Recipe) -> tuple[str, ...]:
     return tuple(names)
 
 
+def listen_host(recipe: Recipe) -> str:
+    """The address the engine binds. In a bridge container it must be every interface: publishing the
+    port on `serve.host` is what limits who can reach it from outside."""
+    if recipe.runtime.kind is RuntimeKind.PROCESS or recipe.runtime.network == "host":
+        return recipe.serve.host
+    return "0.0.0.0"
+
+
 def served_port(recipe: Recipe) -> tuple[int, int]:
     """(published port, port inside the container); host networking makes them the same."""
     if recipe.runtime.kind is RuntimeKind.PROCESS or recipe.runtime.network == "host":

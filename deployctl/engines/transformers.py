@@ -10,7 +10,7 @@ load Model Optimizer checkpoints (it drops the scales), which the capability tab
 from __future__ import annotations
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import CONTAINER_HF_CACHE, Placement, passthrough_env, served_port
+from deployctl.engines.base import CONTAINER_HF_CACHE, Placement, listen_host, passthrough_env, served_port
 from deployctl.engines.registry import default_image, engine_images
 from deployctl.launch_spec import EngineArgs, LaunchSpec
 from deployctl.recipe.model import EngineName, Recipe, RuntimeKind
@@ -20,7 +20,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     port, container_port = served_port(recipe)
     listen_port = port if placement.runtime is RuntimeKind.PROCESS else container_port
     device = "cpu" if recipe.gpu.is_cpu else "auto"
-    args: list[str] = [placement.model_dir, "--host", recipe.serve.host, "--port", str(listen_port)]
+    args: list[str] = [placement.model_dir, "--host", listen_host(recipe), "--port", str(listen_port)]
     args += ["--device", device]
     if recipe.engine.dtype != "auto":
         args += ["--dtype", recipe.engine.dtype]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import yaml
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import Placement, passthrough_env, served_port
+from deployctl.engines.base import Placement, listen_host, passthrough_env, served_port
 from deployctl.engines.registry import default_image, engine_images
 from deployctl.launch_spec import EngineArgs, GeneratedFile, LaunchSpec, Mount
 from deployctl.recipe.model import EngineName, KvCacheFormat, Recipe, RuntimeKind
@@ -47,7 +47,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     listen_port = port if placement.runtime is RuntimeKind.PROCESS else container_port
 
     args: list[str] = [placement.model_dir]
-    args += ["--host", recipe.serve.host, "--port", str(listen_port), "--backend", "pytorch"]
+    args += ["--host", listen_host(recipe), "--port", str(listen_port), "--backend", "pytorch"]
     if recipe.gpu.count > 1:
         args += ["--tp_size", str(recipe.gpu.count)]
     if engine.max_batch_size:

@@ -15,7 +15,7 @@ Flags are checked by vLLM's own parser in tests/engines/test_vllm_parser.py (vll
 from __future__ import annotations
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import Placement, passthrough_env, served_port
+from deployctl.engines.base import Placement, listen_host, passthrough_env, served_port
 from deployctl.engines.registry import default_image, engine_images
 from deployctl.launch_spec import EngineArgs, LaunchSpec, Mount
 from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe, RuntimeKind
@@ -48,7 +48,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     listen_port = port if placement.runtime is RuntimeKind.PROCESS else container_port
 
     args: list[str] = [placement.model_dir]
-    args += ["--host", recipe.serve.host, "--port", str(listen_port)]
+    args += ["--host", listen_host(recipe), "--port", str(listen_port)]
     args += ["--served-model-name", recipe.served_name]
     quantization = QUANTIZATION_METHOD.get(checkpoint.format)
     if quantization:

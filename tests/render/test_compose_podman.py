@@ -39,12 +39,21 @@ def _wait_healthy(container: str) -> None:
     """Runs the compose file's own healthcheck (Podman without systemd does not schedule it)."""
     deadline = time.monotonic() + HEALTHY_DEADLINE_S
     while time.monotonic() < deadline:
+        state = subprocess.run(
+            ["podman", "inspect", "--format", "{{.State.Status}}", container], capture_output=True, text=True
+        ).stdout.strip()
+        if state not in ("created", "running"):
+            _fail_with_logs(container, f"is {state or 'gone'} instead of starting")
         check = subprocess.run(["podman", "healthcheck", "run", container], capture_output=True, text=True)
         if check.returncode == 0:
             return
         time.sleep(2)
+    _fail_with_logs(container, f"was not healthy within {HEALTHY_DEADLINE_S} s")
+
+
+def _fail_with_logs(container: str, what: str) -> None:
     logs = subprocess.run(["podman", "logs", "--tail", "30", container], capture_output=True, text=True)
-    pytest.fail(f"{container} not healthy within {HEALTHY_DEADLINE_S} s:\n{logs.stdout}{logs.stderr}")
+    pytest.fail(f"{container} {what}:\n{logs.stdout}{logs.stderr}", pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,9 @@ def _in_repository():
 
 
 def test_render_writes_the_golden_file_into_the_output_folder(tmp_path) -> None:
-    result = run_cli("render", "--target", "deployment", "recipes/qwen3-8b-h100-fp8.yaml", "-o", str(tmp_path))
+    result = run_cli(
+        "render", "--target", "deployment", "recipes/qwen3-8b-h100-fp8.yaml", "-o", str(tmp_path)
+    )
     assert result.exit_code == 0, result.output
     written = tmp_path / "qwen3-8b-h100-fp8.deployment.yaml"
     assert written.read_text() == (GOLDEN / written.name).read_text()

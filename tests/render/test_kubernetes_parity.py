@@ -20,7 +20,6 @@ from deployctl.render.kube_pod import quantity
 from tests.render.test_kubernetes import CASE_IDS, CASES, cases_for, documents, one, recipe_of
 
 
-
 def compose_service(path: str) -> dict:
     """The compose service of the same recipe (compose itself refuses gpu.nodes > 1 only at the CLI)."""
     document = yaml.safe_load(render_recipe_compose(recipe_of(path), recipe_path=path, portable=True))
