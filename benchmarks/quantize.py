@@ -147,7 +147,12 @@ def render(rows: list[dict[str, Any]], arch: str) -> None:
             f"{q['perplexity_increase']:+.2%}" if ok else "n/a (CUDA)",
             f"{q['top1_agreement']:.3f}" if ok else "-", f"{q['mean_kl']:.1e}" if ok else "-",
         )  # fmt: skip
-    Console(width=160).print(table)
+    console = Console(width=160)
+    console.print(table)
+    direct, ours = sum(r["direct_cpu_s"] for r in rows), sum(r["deployctl_cpu_s"] for r in rows)
+    console.print(
+        f"all formats: direct {direct:.2f} s CPU, deployctl {ours:.2f} s CPU, ratio {ours / direct:.3f}"
+    )
 
 
 def main() -> None:

@@ -53,6 +53,10 @@ def _anchor_paths(recipe: Recipe, base: Path) -> Recipe:
         updates["model"] = recipe.model.model_copy(update={"path": (base / recipe.model.path).resolve()})
     elif recipe.model.path is not None:
         updates["model"] = recipe.model.model_copy(update={"path": recipe.model.path.expanduser()})
+    dataset = recipe.quantization.calibration.dataset
+    if dataset != "builtin" and not dataset.startswith("hf:") and not Path(dataset).expanduser().is_absolute():
+        calibration = recipe.quantization.calibration.model_copy(update={"dataset": str((base / dataset).resolve())})
+        updates["quantization"] = recipe.quantization.model_copy(update={"calibration": calibration})
     if recipe.runtime.python is not None and not recipe.runtime.python.expanduser().is_absolute():
         python = recipe.runtime.python
         anchored = (base / python) if "/" in str(python) else python
