@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-CALIBRATION = {"samples": 8, "seq_len": 64, "batch_size": 4}
+CALIBRATION = {"samples": 8, "seq_len": 64, "batch_size": 4}  # --samples/--seq-len change it (GPU runs)
 FORMATS = ["fp8", "fp8_pc_pt", "int8_sq", "w4a16_awq", "w4a8_awq", "nvfp4"]
 
 
@@ -37,13 +37,26 @@ def recipe_for(model: Path, fmt: str) -> Any:
     spec = {"format": fmt, "calibration": CALIBRATION}
     return parse_recipe_dict({"name": "bench", "model": {"path": str(model)}, "gpu": "cpu",
                               "engine": "vllm", "quantization": spec})  # fmt: skip
+    # gpu: cpu only names where the checkpoint would be *served*; calibration runs on CUDA when present.
+
+
+PEAK_GPU_BYTES: dict[str, int] = {}
 
 
 def timed(fn: Any, *args: Any) -> tuple[float, float, Any]:
-    """(wall seconds, CPU seconds of this process, result)."""
+    """(wall seconds, CPU seconds of this process, result); records peak CUDA memory per side."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     wall, cpu = time.perf_counter(), time.process_time()
     result = fn(*args)
-    return time.perf_counter() - wall, time.process_time() - cpu, result
+    elapsed = time.perf_counter() - wall, time.process_time() - cpu
+    if torch.cuda.is_available():
+        side = fn.__name__.removeprefix("run_")
+        PEAK_GPU_BYTES[side] = max(PEAK_GPU_BYTES.get(side, 0), torch.cuda.max_memory_allocated())
+    return *elapsed, result
 
 
 def run_direct(model_dir: Path, fmt: str, out_dir: Path) -> None:
@@ -58,23 +71,25 @@ def run_direct(model_dir: Path, fmt: str, out_dir: Path) -> None:
     from deployctl.recipe.model import KvCacheFormat, QuantFormat
 
     config = getattr(mtq, format_plan(QuantFormat(fmt)).config_name)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").eval()
+    device = calibration.default_device()
+    samples, seq_len, batch = CALIBRATION["samples"], CALIBRATION["seq_len"], CALIBRATION["batch_size"]
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     texts = calibration.split_texts(calibration.load_texts("builtin"))
-    calib = calibration.pack_tokens(tokenizer, texts.calibration, sequences=8, seq_len=64, repeat=True)
+    calib = calibration.pack_tokens(tokenizer, texts.calibration, sequences=samples, seq_len=seq_len, repeat=True)
     held = list(
-        calibration.pack_tokens(tokenizer, texts.held_out, sequences=16, seq_len=64, repeat=False).split(4)
+        calibration.pack_tokens(tokenizer, texts.held_out, sequences=16, seq_len=seq_len, repeat=False).split(batch)
     )
-    reference = quality.base_reference(model, held, device="cpu")
+    reference = quality.base_reference(model, held, device=device)
 
     def loop(m: Any) -> None:
         with torch.no_grad():
-            for chunk in calib.split(4):
-                m(chunk)
+            for chunk in calib.split(batch):
+                m(chunk.to(device))
 
     mtq.quantize(model, config, forward_loop=loop)
-    if not needs_cuda_forward(QuantFormat(fmt), KvCacheFormat.NONE):
-        quality.compare(model, reference, device="cpu")
+    if device != "cpu" or not needs_cuda_forward(QuantFormat(fmt), KvCacheFormat.NONE):
+        quality.compare(model, reference, device=device)
     with torch.inference_mode():
         export_hf_checkpoint(model, export_dir=str(out_dir))
     for name in ("tokenizer.json", "tokenizer_config.json"):
@@ -108,6 +123,7 @@ def time_cache_hit(model_dir: Path, fmt: str) -> tuple[float, float]:
 
 
 def bench_format(model_dir: Path, fmt: str, repeat: int, work: Path) -> dict[str, Any]:
+    PEAK_GPU_BYTES.clear()
     runs: dict[str, list[tuple[float, float]]] = {"direct": [], "deployctl": []}
     prepared = None
     for round_ in range(repeat):
@@ -126,6 +142,7 @@ def bench_format(model_dir: Path, fmt: str, repeat: int, work: Path) -> dict[str
         "cache_hit_s": hit, "cache_hit_fresh_process_s": hit_fresh, "size_bytes": manifest.size_bytes,
         "base_size_bytes": manifest.base_size_bytes, "timings_s": manifest.timings_s,
         "quality": manifest.quality.model_dump(),
+        "peak_gpu_bytes": dict(PEAK_GPU_BYTES),
     }  # fmt: skip
 
 
@@ -133,7 +150,8 @@ def render(rows: list[dict[str, Any]], arch: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"deployctl quantize vs direct Model Optimizer (tiny-{arch}, CPU, 8×64 calibration)")
+    cal = f"{CALIBRATION['samples']}×{CALIBRATION['seq_len']}"
+    table = Table(title=f"deployctl quantize vs direct Model Optimizer ({arch}, {cal} calibration)")
     for column in ("format", "direct cpu s", "ours cpu s", "ratio", "direct wall", "ours wall", "hit ms",
                    "hit new proc s", "MB", "ppl Δ", "top-1", "KL"):  # fmt: skip
         table.add_column(column, justify="right")
@@ -163,16 +181,20 @@ def main() -> None:
     parser.add_argument("--arch", default="qwen3", choices=["qwen3", "llama"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--model", type=Path, default=None, help="a model folder instead of a generated tiny one")
+    parser.add_argument("--samples", type=int, default=CALIBRATION["samples"])
+    parser.add_argument("--seq-len", type=int, default=CALIBRATION["seq_len"])
     args = parser.parse_args()
     from deployctl.quantize.tiny import generate_tiny_model
 
+    CALIBRATION.update(samples=args.samples, seq_len=args.seq_len)
     work = Path(tempfile.mkdtemp(prefix="deployctl-bench-quantize-"))
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Model Optimizer prints on stdout
-            model_dir = generate_tiny_model(args.arch, work / "model")
+            model_dir = args.model or generate_tiny_model(args.arch, work / "model")
             run_direct(model_dir, "fp8", Path(tempfile.mkdtemp(dir=work)))  # warm imports and caches
             rows = [bench_format(model_dir, f, args.repeat, work) for f in args.formats.split(",")]
-        render(rows, args.arch)
+        render(rows, str(args.model.name) if args.model else f"tiny-{args.arch}")
         if args.json:
             args.json.write_text(json.dumps(rows, indent=2))
     finally:

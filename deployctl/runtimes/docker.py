@@ -244,8 +244,14 @@ def _engine_errors() -> Iterator[None]:
 
 def connect() -> Any:
     """A connected client, or `RuntimeUnavailable` naming DOCKER_HOST and how to start a service."""
-    import docker
-    from docker.errors import DockerException
+    try:
+        import docker
+        from docker.errors import DockerException
+    except ImportError:
+        raise RuntimeUnavailable(
+            "the docker SDK is not installed in deployctl's environment",
+            hint="pip install docker (it is a dependency of deployctl), or set runtime: process in the recipe",
+        ) from None
 
     where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (DOCKER_HOST is not set)"
     try:
