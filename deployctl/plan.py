@@ -1,24 +1,46 @@
 """The plan: a pure function from (what the recipe wants, what is observed) to the steps apply takes.
 
 `Plan.__str__` is both `deployctl plan`'s output and the golden-test format, and `apply` executes
-exactly the plan it printed: the executor makes no decisions of its own.
+exactly the plan it printed, in the printed order: the executor makes no decisions of its own.
+
+Reconciliation lives here. The state document names ONE instance (the one that passed its smoke
+test last); every other instance labelled for the deployment is an orphan of an interrupted run
+(a new engine that never got recorded, an old one that was never retired) and is removed first,
+so it cannot hold the port or be mistaken for the served one. Nothing unlabelled is ever observed,
+so nothing deployctl did not create can appear in a plan.
 """
 
 from __future__ import annotations
 
 from enum import Enum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 
 class OperationKind(str, Enum):
-    QUANTIZE = "quantize"  # cache miss: calibrate and export
+    QUANTIZE = "quantize"  # cache miss: calibrate and export (the old engine keeps serving meanwhile)
+    FETCH_MODEL = "fetch-model"  # base model not on disk yet: download or generate it
     REUSE_CHECKPOINT = "reuse-checkpoint"  # cache hit, or the base model
-    CREATE = "create"  # no engine running: start one
-    REPLACE = "replace"  # stop the old engine (kept), start the new one, smoke, then retire the old
-    KEEP = "keep"  # the running engine already matches the recipe
-    RESTART = "restart"  # recorded and matching, but not running: start it again
     REMOVE_ORPHAN = "remove-orphan"  # labelled by deployctl for this deployment but not in state
+    CREATE = "create"  # no engine recorded: start one
+    REPLACE = "replace"  # stop the old engine (kept), start the new one, smoke, then retire the old
+    KEEP = "keep"  # the recorded engine runs, answers, and matches the recipe
+    RESTART = "restart"  # the recorded engine matches but is stopped or not answering: start it again
+    RECORD = "record"  # the engine is kept; only settings outside it (smoke, swap) changed: update state
+
+
+Phase = Literal["running", "unhealthy", "exited", "missing"]
+
+
+class Instance(BaseModel):
+    """One labelled engine instance as observed: `unhealthy` = running but its health check fails."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    spec_hash: str
+    phase: Phase
 
 
 class Operation(BaseModel):
@@ -37,9 +59,9 @@ class Observed(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    recorded_spec_hash: str | None = None
-    recorded_checkpoint: str | None = None
-    running_instances: tuple[tuple[str, str, str], ...] = ()  # (name, spec hash, state)
+    recorded_instance: str | None = None  # the instance the state document names
+    recorded_recipe_hash: str | None = None
+    instances: tuple[Instance, ...] = ()  # every labelled instance of the deployment
     checkpoint_cached: bool = False
 
 
@@ -50,7 +72,9 @@ class Desired(BaseModel):
     spec_hash: str | None  # None while the checkpoint is not known yet (cache miss)
     checkpoint: str
     quantized: bool
-    quantize_cost: str = ""
+    quantize_cost: str = ""  # e.g. "~40 s as before"; shown on a cache miss
+    missing_reason: str = ""  # what has to happen before the checkpoint exists (download, generate)
+    recipe_hash: str | None = None
 
 
 class Plan(BaseModel):
@@ -61,11 +85,21 @@ class Plan(BaseModel):
 
     @property
     def has_changes(self) -> bool:
-        return any(op.kind not in (OperationKind.KEEP, OperationKind.REUSE_CHECKPOINT) for op in self.operations)
+        return any(
+            op.kind not in (OperationKind.KEEP, OperationKind.REUSE_CHECKPOINT) for op in self.operations
+        )
 
     @property
     def engine_operation(self) -> Operation:
-        return next(op for op in self.operations if op.kind in _ENGINE_KINDS)
+        return next(op for op in self.operations if op.kind in ENGINE_KINDS)
+
+    @property
+    def orphans(self) -> tuple[str, ...]:
+        return tuple(op.resource for op in self.operations if op.kind is OperationKind.REMOVE_ORPHAN)
+
+    @property
+    def needs_checkpoint(self) -> bool:
+        return any(op.kind in (OperationKind.QUANTIZE, OperationKind.FETCH_MODEL) for op in self.operations)
 
     def __str__(self) -> str:
         lines = [f"Plan for {self.deployment}:"]
@@ -74,41 +108,70 @@ class Plan(BaseModel):
         return "\n".join(lines)
 
 
-_ENGINE_KINDS = (OperationKind.CREATE, OperationKind.REPLACE, OperationKind.KEEP, OperationKind.RESTART)
+ENGINE_KINDS = (OperationKind.CREATE, OperationKind.REPLACE, OperationKind.KEEP, OperationKind.RESTART)
 
 
 def make_plan(desired: Desired, observed: Observed) -> Plan:
-    """Decide; never act. Unlabelled things are invisible here, so they can never be touched."""
-    ops: list[Operation] = []
-    if not desired.quantized:
-        ops.append(Operation(kind=OperationKind.REUSE_CHECKPOINT, resource=desired.checkpoint, cause="base model, no quantization"))
-    elif observed.checkpoint_cached:
-        ops.append(Operation(kind=OperationKind.REUSE_CHECKPOINT, resource=desired.checkpoint, cause="cache hit"))
-    else:
-        cost = f" ({desired.quantize_cost})" if desired.quantize_cost else ""
-        ops.append(Operation(kind=OperationKind.QUANTIZE, resource=desired.checkpoint, cause=f"cache miss{cost}"))
-
-    active = [inst for inst in observed.running_instances if inst[2] == "running"]
-    matching = [inst for inst in active if desired.spec_hash and inst[1] == desired.spec_hash]
-    engine = f"engine {desired.deployment}"
-    if matching:
-        ops.append(Operation(kind=OperationKind.KEEP, resource=engine, cause=f"running with spec {desired.spec_hash}"))
-    elif active:
-        old = active[0][1]
-        cause = f"spec {old} → {desired.spec_hash or 'new checkpoint'}"
-        ops.append(Operation(kind=OperationKind.REPLACE, resource=engine, cause=cause))
-    elif observed.running_instances and desired.spec_hash and any(
-        inst[1] == desired.spec_hash for inst in observed.running_instances
+    """Decide; never act. Order: checkpoint, orphans (they may hold the port), the engine."""
+    ops = [_checkpoint_operation(desired, observed)]
+    for inst in observed.instances:
+        if inst.name != observed.recorded_instance:
+            cause = f"not in state ({inst.phase}, spec {inst.spec_hash})"
+            ops.append(Operation(kind=OperationKind.REMOVE_ORPHAN, resource=inst.name, cause=cause))
+    ops.append(engine := _engine_operation(desired, observed))
+    if (
+        engine.kind is OperationKind.KEEP
+        and desired.recipe_hash
+        and desired.recipe_hash != observed.recorded_recipe_hash
     ):
-        ops.append(Operation(kind=OperationKind.RESTART, resource=engine, cause="recorded but not running"))
-    else:
-        ops.append(Operation(kind=OperationKind.CREATE, resource=engine, cause="no engine running"))
-
-    keep_names = {inst[0] for inst in (matching or active[:1])}
-    for name, spec_hash, state in observed.running_instances:
-        if name in keep_names:
-            continue
-        if ops[-1].kind is OperationKind.RESTART and spec_hash == desired.spec_hash:
-            continue
-        ops.append(Operation(kind=OperationKind.REMOVE_ORPHAN, resource=name, cause=f"{state}, spec {spec_hash}"))
+        cause = (
+            f"recipe {observed.recorded_recipe_hash} → {desired.recipe_hash} changes nothing the engine runs"
+        )
+        ops.append(Operation(kind=OperationKind.RECORD, resource=f"state {desired.deployment}", cause=cause))
     return Plan(deployment=desired.deployment, operations=tuple(ops))
+
+
+def _checkpoint_operation(desired: Desired, observed: Observed) -> Operation:
+    resource = desired.checkpoint
+    if observed.checkpoint_cached:
+        cause = "base model, no quantization" if not desired.quantized else "cache hit"
+        return Operation(kind=OperationKind.REUSE_CHECKPOINT, resource=resource, cause=cause)
+    if not desired.quantized:
+        return Operation(
+            kind=OperationKind.FETCH_MODEL, resource=resource, cause=desired.missing_reason or "not on disk"
+        )
+    cost = f" ({desired.quantize_cost})" if desired.quantize_cost else ""
+    what = f"cache miss: {desired.missing_reason}" if desired.missing_reason else "cache miss"
+    return Operation(kind=OperationKind.QUANTIZE, resource=resource, cause=f"{what}{cost}")
+
+
+def _engine_operation(desired: Desired, observed: Observed) -> Operation:
+    engine = f"engine {desired.deployment}"
+    recorded = next((i for i in observed.instances if i.name == observed.recorded_instance), None)
+    if recorded is None or recorded.phase == "missing":
+        cause = (
+            f"recorded instance {observed.recorded_instance} is gone"
+            if observed.recorded_instance
+            else "no engine running"
+        )
+        return Operation(kind=OperationKind.CREATE, resource=engine, cause=cause)
+    if desired.spec_hash is not None and recorded.spec_hash == desired.spec_hash:
+        if recorded.phase == "running":
+            return Operation(
+                kind=OperationKind.KEEP,
+                resource=engine,
+                cause=f"{recorded.name} serves spec {desired.spec_hash}",
+            )
+        why = "runs but fails its health check" if recorded.phase == "unhealthy" else "is stopped"
+        return Operation(kind=OperationKind.RESTART, resource=engine, cause=f"{recorded.name} {why}")
+    target = desired.spec_hash or "the new checkpoint's spec"
+    kept = (
+        "stopped now, restarted if the new one fails"
+        if recorded.phase == "exited"
+        else "kept until the new one passes its smoke test"
+    )
+    return Operation(
+        kind=OperationKind.REPLACE,
+        resource=engine,
+        cause=f"spec {recorded.spec_hash} → {target} ({recorded.name} {kept})",
+    )

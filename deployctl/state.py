@@ -50,7 +50,8 @@ class _Frozen(BaseModel):
 
 
 class Revision(_Frozen):
-    """One deployed version, enough to tell versions apart and to find the instance that served it."""
+    """One deployed version: enough to tell versions apart, and (since `recipe`/`spec` are kept) to
+    serve it again from the checkpoint cache with `deployctl rollback`, without re-quantizing."""
 
     recipe_hash: str
     checkpoint_key: str
@@ -58,6 +59,9 @@ class Revision(_Frozen):
     spec_hash: str
     handle: Handle | None = None
     at: datetime
+    recipe: dict[str, Any] | None = None  # None in documents written before rollback existed
+    checkpoint_path: str | None = None
+    spec: LaunchSpec | None = None
 
 
 class DeploymentState(_Frozen):
@@ -113,6 +117,9 @@ class DeploymentState(_Frozen):
             spec_hash=spec.spec_hash(),
             handle=handle,
             at=at,
+            recipe=recipe.model_dump(mode="json"),
+            checkpoint_path=str(checkpoint.path),
+            spec=spec,
         )
         history = list(previous.revisions) if previous else []
         if history and _same_version(history[-1], revision):

@@ -8,6 +8,7 @@ hides integration tests that did not run. Fixtures of a test area live in that f
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,7 +94,9 @@ def vllm_image(docker_client) -> str:
 
     name = os.environ.get("DEPLOYCTL_TEST_VLLM_IMAGE")
     if not name:
-        pytest.skip("DEPLOYCTL_TEST_VLLM_IMAGE is not set (tests/run.sh builds it unless DEPLOYCTL_BUILD_VLLM_IMAGE=0)")
+        pytest.skip(
+            "DEPLOYCTL_TEST_VLLM_IMAGE is not set (tests/run.sh builds it unless DEPLOYCTL_BUILD_VLLM_IMAGE=0)"
+        )
     try:
         docker_client.images.get(name)
     except docker.errors.ImageNotFound:
@@ -133,10 +136,8 @@ def _no_leftover_containers() -> Iterator[None]:
     try:
         leftovers = {cid: name for cid, name in _managed_containers(client).items() if cid not in before}
         for cid in leftovers:
-            try:
+            with contextlib.suppress(Exception):
                 client.containers.get(cid).remove(force=True)
-            except Exception:
-                pass
     finally:
         client.close()
     if leftovers:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # functions run through `step` and traps
 # The test command (README): `bash tests/run.sh [pytest args...]`.
 #
 # On a Debian 12 machine, as root, it installs and builds everything the tests need, reusing what an
@@ -7,7 +8,7 @@
 #   1. apt: podman, runc (named, or apt pulls crun, which fails on these hosts' hybrid cgroups),
 #      mmdebstrap, libnuma1; /etc/containers/containers.conf: runtime runc and both ulimits
 #   2. the project venv (deployctl[quantize,dev] + transformers[serving], torch 2.13.0 CPU)
-#   3. the rootfs and the transformers-cpu image (tests/images/rootfs.sh, build.sh)
+#   3. the rootfs (tests/images/rootfs.sh, made meanwhile 2.) and the transformers-cpu image (build.sh)
 #   4. the vLLM-CPU venv for the process runtime (tests/images/vllm-venv.sh), and the vllm-cpu image
 #      made from it (DEPLOYCTL_BUILD_VLLM_IMAGE=0 leaves the image out)
 #   5. `podman system service` on a socket of its own (stopped on exit), then pytest
@@ -15,6 +16,7 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tests/images/lib.sh
 source "$REPO/tests/images/lib.sh"
 BUILD_VLLM_IMAGE=${DEPLOYCTL_BUILD_VLLM_IMAGE:-1}
 RUN_STARTED=$SECONDS
@@ -111,19 +113,32 @@ print(p.get("requires-python"), p.get("dependencies"), p.get("optional-dependenc
         mkdir -p "$CI_CACHE"
         "$HOST_PYTHON" -m venv "$VENV"
         quiet_pip "${pip[@]}" install --quiet --progress-bar off "torch==$TORCH_VERSION" "setuptools>=68" \
-            "transformers[serving]==$TRANSFORMERS_VERSION" -e "$REPO[quantize,dev]"
+            "transformers[serving]==$TRANSFORMERS_VERSION" -e "${REPO}[quantize,dev]"
         touch "$VENV/.complete"
         prune_old "$CI_CACHE" project-venv- "project-venv-$hash"
     fi
-    if [[ $("$VENV/bin/python" -c 'import deployctl, os; print(os.path.dirname(deployctl.__file__))' \
+    if [[ $("$VENV/bin/python" -I -c 'import deployctl, os; print(os.path.dirname(deployctl.__file__))' \
         2>/dev/null) != "$REPO/deployctl" ]]; then
         quiet_pip "${pip[@]}" install --quiet --no-deps --no-build-isolation -e "$REPO"
     fi
-    # A convenience for developers: .venv (git-ignored) points at it.
-    if [[ ! -e $REPO/.venv || -L $REPO/.venv ]]; then ln -sfn "$VENV" "$REPO/.venv"; fi
 }
 
-rootfs() { "$REPO/tests/images/rootfs.sh" >/dev/null; }
+# The rootfs (mmdebstrap: mostly downloads and unpacking) is made while the project venv installs.
+ROOTFS_PID=
+ROOTFS_LOG=
+start_rootfs() {
+    ROOTFS_LOG=$(mktemp /tmp/deployctl-rootfs.XXXXXX.log)
+    "$REPO/tests/images/rootfs.sh" >/dev/null 2>"$ROOTFS_LOG" &
+    ROOTFS_PID=$!
+}
+wait_rootfs() {
+    local rc=0
+    wait "$ROOTFS_PID" || rc=$?
+    ROOTFS_PID=
+    cat "$ROOTFS_LOG" >&2
+    rm -f "$ROOTFS_LOG"
+    [[ $rc -eq 0 ]] || die "building the rootfs failed (exit code $rc)"
+}
 
 transformers_image() {
     export DEPLOYCTL_TEST_TRANSFORMERS_IMAGE
@@ -143,7 +158,11 @@ vllm_venv() {
 
 PODMAN_PID=
 PODMAN_DIR=
-stop_podman() {
+cleanup() {
+    if [[ -n $ROOTFS_PID ]]; then
+        kill "$ROOTFS_PID" 2>/dev/null || true
+        wait "$ROOTFS_PID" 2>/dev/null || true
+    fi
     if [[ -n $PODMAN_PID ]]; then
         kill "$PODMAN_PID" 2>/dev/null || true
         wait "$PODMAN_PID" 2>/dev/null || true
@@ -151,7 +170,7 @@ stop_podman() {
     fi
     [[ -z $PODMAN_DIR ]] || rm -rf "$PODMAN_DIR"
 }
-trap stop_podman EXIT
+trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -177,8 +196,9 @@ as_root mkdir -p "$CI_CACHE"
 exec {LOCK_FD}>"$CI_CACHE/.lock"
 flock "$LOCK_FD"
 step "apt + containers.conf" install_system_packages
+start_rootfs
 step "project venv" project_venv
-step "rootfs" rootfs
+step "rootfs (wait)" wait_rootfs
 step "transformers image" transformers_image
 step "vllm venv" vllm_venv
 if [[ $BUILD_VLLM_IMAGE == 1 ]]; then step "vllm image" vllm_image; fi
@@ -190,6 +210,7 @@ export DEPLOYCTL_REQUIRE_INTEGRATION=${DEPLOYCTL_REQUIRE_INTEGRATION:-1}
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 log "setup done in $((SECONDS - RUN_STARTED)) s:"
 printf '  %s\n' "${TIMINGS[@]}" >&2
+log "project venv: $VENV"
 log "DOCKER_HOST=$DOCKER_HOST"
 log "DEPLOYCTL_TEST_TRANSFORMERS_IMAGE=$DEPLOYCTL_TEST_TRANSFORMERS_IMAGE"
 log "DEPLOYCTL_TEST_VLLM_IMAGE=${DEPLOYCTL_TEST_VLLM_IMAGE:-(not built)}"

@@ -36,10 +36,17 @@ def test_transformers_image_runs_transformers_serve(docker_client, transformers_
 
 
 @pytest.mark.vllm
-def test_vllm_python_imports_vllm(vllm_python):
-    code = "import importlib.metadata as m, vllm, torch; print(m.version('vllm'), torch.__version__)"
+def test_vllm_python_imports_vllm_on_its_cpu_platform(vllm_python):
+    # The `vllm` metadata alias must carry "+cpu", or vLLM picks no CPU platform and loads
+    # AVX-512 kernels (SIGILL on AVX2 machines).
+    code = (
+        "import importlib.metadata as m, torch, vllm\n"
+        "from vllm.platforms import current_platform\n"
+        "print(m.version('vllm'), torch.__version__, current_platform.device_type)"
+    )
     result = subprocess.run([str(vllm_python), "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    vllm_version, torch_version = result.stdout.split()[-2:]
-    assert vllm_version == "0.32.0"
+    vllm_version, torch_version, device_type = result.stdout.split()[-3:]
+    assert vllm_version == "0.32.0+cpu"
     assert torch_version.endswith("+cpu")
+    assert device_type == "cpu"

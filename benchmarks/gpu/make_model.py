@@ -25,7 +25,7 @@ def main() -> None:
 
     from deployctl.capability.shapes import known_shapes
 
-    shape = known_shapes()[args.model_id]
+    shape = known_shapes()[args.model_id.lower()]
     config = Qwen3Config(
         vocab_size=shape.vocab, hidden_size=shape.hidden, num_hidden_layers=shape.layers,
         num_attention_heads=shape.heads, num_key_value_heads=shape.kv_heads, head_dim=shape.head_dim,

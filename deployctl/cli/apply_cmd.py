@@ -1,4 +1,4 @@
-"""`deployctl plan` and `deployctl apply`: show the steps, then take exactly those steps."""
+"""`deployctl plan`, `apply` and `rollback`: show the steps, then take exactly those steps."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ RecipeArg = typer.Argument(..., help="Recipe YAML file.", show_default=False)
 
 
 def plan(recipe_file: Path = RecipeArg) -> None:
-    """Show what apply would do. Exit 0: no changes; 3: changes; 1: rejected."""
+    """Show what apply would do; never quantizes or downloads. Exit 0: no changes; 3: changes; 1: rejected."""
     from deployctl.apply import apply_recipe
     from deployctl.recipe.load import load_recipe
 
@@ -31,28 +31,59 @@ def plan(recipe_file: Path = RecipeArg) -> None:
 
 
 def apply(recipe_file: Path = RecipeArg) -> None:
-    """Validate, quantize (cached), launch, wait until healthy, smoke-test and record the deployment."""
+    """Validate, quantize (cached), launch or swap, wait until healthy, smoke-test and record the deployment."""
     from deployctl.apply import apply_recipe
     from deployctl.recipe.load import load_recipe
 
     recipe = load_recipe(recipe_file)
-    out.step(f"applying {recipe_file} ({recipe.name}: {recipe.model.display}, {recipe.quantization.format.value}, "
-             f"{recipe.engine.name.value} via {recipe.runtime.kind.value})")
-    result = apply_recipe(recipe, recipe_path=recipe_file, report=out.info)
-    out.info(str(result.plan))
+    out.step(
+        f"applying {recipe_file} ({recipe.name}: {recipe.model.display}, {recipe.quantization.format.value}, "
+        f"{recipe.engine.name.value} via {recipe.runtime.kind.value})"
+    )
+    _render(apply_recipe(recipe, recipe_path=recipe_file, report=out.info))
+
+
+def rollback(
+    name: str = typer.Argument(..., help="Deployment name."),
+    to: int | None = typer.Option(
+        None, "--to", help="Revision number (see --list); default: the previous one."
+    ),
+    list_only: bool = typer.Option(False, "--list", help="List the kept revisions and exit."),
+) -> None:
+    """Serve an earlier revision again from the checkpoint cache, without re-quantizing."""
+    from deployctl.apply import list_revisions
+    from deployctl.apply import rollback as roll_back
+
+    if list_only:
+        rows = list_revisions(name)
+        lines = [
+            f"{'*' if r['current'] else ' '} {r['revision']:>2}  {r['at']}  {r['format'] or '?':<10} "
+            f"checkpoint {r['checkpoint'][:24]}{'' if r['checkpoint_present'] else ' (gone)'}  spec {r['spec_hash']}"
+            for r in rows
+        ]
+        out.result({"deployment": name, "revisions": rows}, human="\n".join(lines))
+        return
+    out.step(f"rolling back {name}" + (f" to revision {to}" if to else " to the previous revision"))
+    _render(roll_back(name, to=to, report=out.info))
+
+
+def _render(result) -> None:
     if not result.changed:
-        out.ok(f"{recipe.name} is up to date at {result.endpoint}; nothing to do")
+        out.ok(f"{result.deployment} is up to date at {result.endpoint}; nothing to do")
     else:
-        out.ok(f"{recipe.name} is serving at {result.endpoint}")
+        out.ok(f"{result.deployment} is serving at {result.endpoint}")
     if result.downtime_s is not None:
-        out.info(f"downtime during the swap: {result.downtime_s:.1f} s")
+        out.info(
+            f"downtime during the swap: {result.downtime_s:.1f} s (old engine stopped → new engine healthy)"
+        )
     timing = ", ".join(f"{step} {seconds:.1f}s" for step, seconds in result.timings.items())
     if timing:
         out.info(f"timings: {timing}")
     data = {
-        "deployment": recipe.name,
+        "deployment": result.deployment,
         "endpoint": result.endpoint,
         "changed": result.changed,
+        "operations": [op.model_dump(mode="json") for op in result.plan.operations],
         "timings": result.timings,
         "downtime_s": result.downtime_s,
         "checkpoint": str(result.checkpoint.path) if result.checkpoint else None,
@@ -64,3 +95,4 @@ def apply(recipe_file: Path = RecipeArg) -> None:
 def register(app: typer.Typer) -> None:
     app.command()(plan)
     app.command()(apply)
+    app.command()(rollback)

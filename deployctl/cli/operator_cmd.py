@@ -253,7 +253,9 @@ def _bench_table(data: dict[str, Any]) -> Any:
         for metric in ("ttft", "tpot", "itl", "e2el"):
             stats = [level.get(f"{stat}_{metric}_ms") for stat in ("mean", "median", "p90", "p99")]
             cells = ["—" if value is None else f"{value:.1f}" for value in stats]
-            latency.add_row(str(level["max_concurrency"]), metric.upper(), *cells, end_section=metric == "e2el")
+            latency.add_row(
+                str(level["max_concurrency"]), metric.upper(), *cells, end_section=metric == "e2el"
+            )
     return Group(rates, latency)
 
 

@@ -80,7 +80,9 @@ def _resolve_offline(recipe: Recipe) -> ResolvedModel | None:
         folder = settings.cache_dir() / "generated" / f"{spec.generate}-seed{TINY_SEED}-v{TINY_VERSION}"
         if not (folder / "config.json").is_file():
             return None
-        return ResolvedModel(folder, None, f"generated:{folder_content_key(folder)}", f"generated:{spec.generate}")
+        return ResolvedModel(
+            folder, None, f"generated:{folder_content_key(folder)}", f"generated:{spec.generate}"
+        )
     return _hub_local(spec.id or "", spec.revision)
 
 

@@ -209,6 +209,13 @@ class ServeSpec(StrictModel):
         None, description="NAME of the environment variable holding the API key (never the key itself)"
     )
     health_timeout_s: float = Field(900, gt=0, description="Deadline for the engine to become healthy")
+    swap: Literal["auto", "replace"] = Field(
+        "auto",
+        description="How a re-apply swaps the running engine for a changed one. replace: quantize while the "
+        "old engine serves, stop it but keep it, start the new one, smoke it, then retire the old; any "
+        "failure restores the old one (the endpoint is down while the new engine starts). auto: the best "
+        "the runtime supports, which is replace today (blue-green is not implemented)",
+    )
 
     @field_validator("api_key_env")
     @classmethod

@@ -2,10 +2,9 @@
 
 Two differences from `apply`, both because a rendered file runs later, on another machine:
 
-- The runtime is always a container (`runtime: process` recipes are rendered as `docker`), and an
-  engine inside a bridge network must listen on every interface: a recipe asking for a loopback
-  `serve.host` gets the engine on 0.0.0.0 and the *port published* on the loopback address instead,
-  which is what the operator meant (reachable from this machine only).
+- The runtime is always a container (`runtime: process` recipes are rendered as `docker`). The engine
+  adapter then binds every interface inside the container (`engines.base.listen_host`) and the port is
+  published on `serve.host`, so a loopback recipe stays reachable from this machine only.
 - Host folders are placeholders the renderer turns into variables: the checkpoint is the folder
   deployctl would mount when it is in the local cache (or a local `model.path`), else a stand-in named
   after the deployment; the engine cache is a named volume; the HF cache the operator's `HF_HUB_CACHE`.
@@ -20,9 +19,8 @@ from deployctl.checkpoint import Checkpoint
 from deployctl.engines.base import Placement
 from deployctl.engines.registry import build_launch_spec
 from deployctl.launch_spec import LaunchSpec
-from deployctl.recipe.model import QuantFormat, Recipe, RuntimeKind
+from deployctl.recipe.model import Recipe, RuntimeKind
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 PLACEHOLDER_ROOT = Path("/deployctl-checkpoint")
 
 
@@ -39,32 +37,15 @@ class RenderInput:
 def container_recipe(recipe: Recipe) -> tuple[Recipe, str]:
     """(the recipe as a container deployment, the address to publish the port on)."""
     runtime = recipe.runtime.model_copy(update={"kind": RuntimeKind.DOCKER})
-    serve = recipe.serve
-    publish_host = serve.host
-    if runtime.network == "bridge" and serve.host in LOOPBACK_HOSTS:
-        serve = serve.model_copy(update={"host": "0.0.0.0"})
-    return recipe.model_copy(update={"runtime": runtime, "serve": serve}), publish_host
+    return recipe.model_copy(update={"runtime": runtime}), recipe.serve.host
 
 
 def find_local_checkpoint(recipe: Recipe) -> Checkpoint | None:
-    """The checkpoint `apply` would mount, when it already exists on this machine; never computes one.
+    """The checkpoint `apply` would mount, when it already exists on this machine (quantize cache, local
+    folder, offline HF cache); never downloads, generates or quantizes (`quantize.lookup`)."""
+    from deployctl.quantize.lookup import find_checkpoint
 
-    Asks the quantize cache when it offers a lookup (`deployctl.quantize.pipeline.find_checkpoint`);
-    a base model in a local folder is its own checkpoint.
-    """
-    try:
-        from deployctl.quantize.pipeline import find_checkpoint  # type: ignore[attr-defined]
-    except ImportError:
-        find_checkpoint = None
-    if find_checkpoint is not None:
-        found = find_checkpoint(recipe)
-        if found is not None:
-            return found
-    if recipe.model.path is not None and recipe.quantization.format is QuantFormat.NONE:
-        path = recipe.model.path.expanduser().resolve()
-        if path.is_dir():
-            return Checkpoint(path=path, key=f"local:{path}", source=str(path))
-    return None
+    return find_checkpoint(recipe)
 
 
 def placeholder_checkpoint(recipe: Recipe) -> Checkpoint:

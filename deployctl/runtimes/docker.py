@@ -226,8 +226,14 @@ class DockerRuntime:
 @contextmanager
 def _engine_errors() -> Iterator[None]:
     """A container engine that goes away mid-run becomes `RuntimeUnavailable`, not a traceback."""
-    from docker.errors import APIError, DockerException
-    from requests.exceptions import ConnectionError as RequestsConnectionError
+    try:
+        from docker.errors import APIError, DockerException
+        from requests.exceptions import ConnectionError as RequestsConnectionError
+    except ImportError:
+        raise RuntimeUnavailable(
+            "the docker SDK is not installed in deployctl's environment",
+            hint="pip install docker (it is a dependency of deployctl), or set runtime: process in the recipe",
+        ) from None
 
     try:
         yield

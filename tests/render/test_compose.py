@@ -137,7 +137,9 @@ def test_an_uncached_checkpoint_is_a_required_variable_naming_the_command_that_m
 
 
 def test_a_local_model_folder_is_the_default_checkpoint(tmp_path) -> None:
+    header = b'{"__metadata__":{}}'
     (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
     svc = yaml.safe_load(_render(_recipe(model=str(tmp_path)), portable=False))["services"]["demo"]
     assert svc["volumes"][0]["source"] == f"${{DEPLOYCTL_CHECKPOINT:-{tmp_path.resolve()}}}"
 
