@@ -67,24 +67,26 @@ def run_smoke(
     from openai import OpenAI
 
     root = base_url.rstrip("/").removesuffix("/v1")
-    client = OpenAI(base_url=f"{root}/v1", api_key=api_key or "unused", timeout=timeout_s, max_retries=0)
-    started = time.perf_counter()
-    listed = _guarded("models", root, lambda: [m.id for m in client.models.list().data])
-    models_check = SmokeCheck(name="models", latency_ms=_ms_since(started))
-    if model is None:
-        if not listed:
-            raise SmokeTestFailed(
-                "models: the server lists no model, so there is nothing to ask",
-                hint="pass the served model name (--model)",
-            )
-        model = listed[0]
-    served: str = model
-    checks = [
-        models_check,
-        _guarded("chat", root, lambda: _check_chat(client, served, prompt, max_tokens)),
-        _guarded("completion", root, lambda: _check_completion(client, served, prompt, max_tokens)),
-        _guarded("stream", root, lambda: _check_stream(client, served, prompt, max_tokens)),
-    ]
+    # Closing the client closes its keep-alive connections: an idle one left open makes some servers
+    # (transformers serve) wait out their whole graceful-stop window when the engine is stopped later.
+    with OpenAI(base_url=f"{root}/v1", api_key=api_key or "unused", timeout=timeout_s, max_retries=0) as client:
+        started = time.perf_counter()
+        listed = _guarded("models", root, lambda: [m.id for m in client.models.list().data])
+        models_check = SmokeCheck(name="models", latency_ms=_ms_since(started))
+        if model is None:
+            if not listed:
+                raise SmokeTestFailed(
+                    "models: the server lists no model, so there is nothing to ask",
+                    hint="pass the served model name (--model)",
+                )
+            model = listed[0]
+        served: str = model
+        checks = [
+            models_check,
+            _guarded("chat", root, lambda: _check_chat(client, served, prompt, max_tokens)),
+            _guarded("completion", root, lambda: _check_completion(client, served, prompt, max_tokens)),
+            _guarded("stream", root, lambda: _check_stream(client, served, prompt, max_tokens)),
+        ]
     return SmokeReport(
         base_url=root, model=served, models=tuple(listed), model_listed=served in listed, checks=tuple(checks)
     )
