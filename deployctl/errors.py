@@ -92,6 +92,11 @@ class EngineStartFailed(DeployctlError):
 class SmokeTestFailed(DeployctlError):
     """The endpoint is up but did not answer like an OpenAI server should."""
 
+    def __post_init__(self) -> None:
+        if not self.message.startswith("smoke test failed"):
+            self.message = f"smoke test failed at {self.message}"
+        super().__post_init__()
+
 
 class StateError(DeployctlError):
     """The state folder is unreadable, or a deployment does not exist."""

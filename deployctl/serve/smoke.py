@@ -191,7 +191,11 @@ def _guarded(name: str, root: str, call: Callable[[], T]) -> T:
             hint="export the variable named by serve.api_key_env before running deployctl",
         ) from None
     except openai.APIStatusError as exc:
-        raise SmokeTestFailed(f"{name}: HTTP {exc.status_code} from {root}: {_short(exc)}") from None
+        raise SmokeTestFailed(
+            f"{name}: HTTP {exc.status_code} from {root}: {_short(exc)}",
+            hint="the engine passed its health check but failed a real request; its log says why "
+            "(deployctl logs NAME)" if exc.status_code >= 500 else None,
+        ) from None
     except openai.APIConnectionError as exc:
         raise SmokeTestFailed(
             f"{name}: no answer from {root} ({_short(exc)})",
