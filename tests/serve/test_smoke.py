@@ -91,7 +91,7 @@ def test_each_fault_names_its_check(
         return
     with pytest.raises(SmokeTestFailed) as failure:
         run_smoke(endpoint, max_tokens=4, timeout_s=10)
-    assert failure.value.message.startswith(f"{failing_check}: ")
+    assert failure.value.message.startswith(f"smoke test failed at {failing_check}: ")
     assert says in failure.value.message
 
 
@@ -111,5 +111,5 @@ def test_nothing_listening_fails_the_models_check() -> None:
     port = free_port()
     with pytest.raises(SmokeTestFailed) as failure:
         run_smoke(f"http://127.0.0.1:{port}", timeout_s=5)
-    assert failure.value.message.startswith("models: no answer from http://127.0.0.1:")
+    assert failure.value.message.startswith("smoke test failed at models: no answer from http://127.0.0.1:")
     assert "deployctl status" in failure.value.hint
