@@ -118,8 +118,12 @@ def time_cache_hit(model_dir: Path, fmt: str) -> tuple[float, float]:
         "assert 'torch' not in sys.modules"
     )
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))
-    return in_process, time.perf_counter() - started
+    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:  # report, don't lose the round's figures
+        print(f"fresh-process cache hit failed for {fmt}:\n{done.stderr[-2000:]}", file=sys.stderr)
+        return in_process, float("nan")
+    return in_process, elapsed
 
 
 def bench_format(model_dir: Path, fmt: str, repeat: int, work: Path) -> dict[str, Any]:
