@@ -38,6 +38,14 @@ smoke: {max_tokens: 16}
 YAML
 }
 
+byhand() {  # the same flags by hand, with the team's anchor launcher and client (carry .anchor)
+  fmt=$1
+  ckpt=$(python3 -c "import json;print(json.load(open('$OUT/apply-$fmt.json'))['checkpoint'])")
+  extra=(); [ "$fmt" = fp8 ] && extra=(--quantization modelopt); [ "$fmt" = nvfp4 ] && extra=(--quantization modelopt_fp4)
+  VLLM_CACHE_ROOT=/tmp/dh/engine-cache/vllm OUT="$OUT" bash .anchor/serve_bench.sh "$ckpt" "byhand-$fmt" "${extra[@]}" 2>&1 | head -5
+  python3 benchmarks/gpu/summarize.py "$OUT" | tee "$OUT/summary-$fmt.txt"
+}
+
 case "$1" in
 install-deps) $PIP .whl/*.whl .whl-dc/*.whl && $DC --help >/dev/null && echo "deps ok" ;;
 install-mo) $PIP --upgrade .whl-mo/*.whl && python3 -c "import modelopt; print('modelopt', modelopt.__version__)" ;;
@@ -45,7 +53,7 @@ piece)
   if [ "$2" = 1 ]; then cat .vp1/* > /tmp/vllm.part; else cat ".vp$2"/* >> /tmp/vllm.part; fi
   if [ "$2" = 5 ]; then
     mv /tmp/vllm.part /tmp/vllm-0.24.0-cp38-abi3-manylinux_2_28_x86_64.whl
-    (cd /tmp && sha256sum -c "$OLDPWD/.whl/vllm.sha256")
+    (cd /tmp && sha256sum -c "$OLDPWD/.whl/vllm.sha256")  # carry the 64-byte file alone if .whl is too big to carry
     $PIP /tmp/vllm-0.24.0-cp38-abi3-manylinux_2_28_x86_64.whl && python3 -c "import vllm; print('vllm', vllm.__version__)"
   fi ;;
 detect)
@@ -81,9 +89,7 @@ serve)
   python3 .anchor/bench.py http://127.0.0.1:8000 m 16 64 256 > "$OUT/anchor-client-on-deployctl-$fmt-c16.json"
   grep -iE 'kernel|marlin|cutlass|fp4|fp8' /tmp/dh/logs/*.log | head -8 > "$OUT/kernels-$fmt.txt" || true
   $DC destroy "$name"
-  ckpt=$(python3 -c "import json;print(json.load(open('$OUT/apply-$fmt.json'))['checkpoint'])")
-  extra=(); [ "$fmt" = fp8 ] && extra=(--quantization modelopt); [ "$fmt" = nvfp4 ] && extra=(--quantization modelopt_fp4)
-  VLLM_CACHE_ROOT=/tmp/dh/engine-cache/vllm OUT="$OUT" bash .anchor/serve_bench.sh "$ckpt" "byhand-$fmt" "${extra[@]}" 2>&1 | head -5
-  python3 benchmarks/gpu/summarize.py "$OUT" | tee "$OUT/summary-$fmt.txt" ;;
+  byhand "$fmt" ;;
+byhand) byhand "$2" ;;
 *) echo "unknown phase $1"; exit 2 ;;
 esac
