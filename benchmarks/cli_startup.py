@@ -25,7 +25,7 @@ def wall_times(argv: list[str], runs: int) -> list[float]:
 
 
 def heavy_modules_loaded() -> list[str]:
-    probe = "import sys, deployctl.cli.main; print(' '.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    probe = f"import sys, deployctl.cli.main; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
 
 

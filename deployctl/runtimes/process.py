@@ -24,9 +24,9 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import signal
 import subprocess
+import sys
 import time
 from collections import deque
 from collections.abc import Iterator
