@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import typer
-from rich.markup import escape
-from rich.table import Column, Table
 
 from deployctl.cli.output import out
 from deployctl.errors import StateError
@@ -31,6 +30,8 @@ def status(name: str | None = typer.Argument(None, help="Deployment name (defaul
 
     rows, notes = deployment_status(name)
     for note in notes:  # e.g. no container engine: processes are still listed
+        from rich.markup import escape
+
         out.info(f"[dim]{escape(note)}; containers not listed[/]")
     table = _table("deployment", "instance", "runtime", "state", "health", "endpoint", "engine")
     for row in rows:
@@ -128,8 +129,10 @@ def destroy(name: str = typer.Argument(..., help="Deployment name.")) -> None:
     out.result({"deployment": name, "removed": list(result.removed), "state_deleted": result.state_deleted})
 
 
-def _table(*columns: str) -> Table:
+def _table(*columns: str) -> Any:
     """Narrow terminals fold long values (names, URLs) onto more lines instead of cutting them."""
+    from rich.table import Column, Table
+
     return Table(*(Column(name, overflow="fold", min_width=len(name)) for name in columns))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
-
 from deployctl.errors import DeployctlError
 
 # Documented exit codes (README, "Exit codes").
@@ -14,6 +12,8 @@ EXIT_PLAN_CHANGES = 3  # `deployctl plan`: the plan has changes (0 = nothing to 
 
 
 def render_error(error: DeployctlError) -> None:
+    from rich.markup import escape  # rich.markup pulls in rich.emoji: ~30 ms a start-up does not need
+
     from deployctl.cli.output import out
 
     where = error.location

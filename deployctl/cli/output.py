@@ -8,16 +8,35 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Output:
+    """Consoles are made on first use: importing rich.console costs start-up time `--help` never needs."""
+
     def __init__(self) -> None:
         self.json_mode = False
-        self.stdout = Console(soft_wrap=True)
-        self.stderr = Console(stderr=True, soft_wrap=True)
+        self._stdout: Console | None = None
+        self._stderr: Console | None = None
+
+    @property
+    def stdout(self) -> Console:
+        if self._stdout is None:
+            from rich.console import Console
+
+            self._stdout = Console(soft_wrap=True)
+        return self._stdout
+
+    @property
+    def stderr(self) -> Console:
+        if self._stderr is None:
+            from rich.console import Console
+
+            self._stderr = Console(stderr=True, soft_wrap=True)
+        return self._stderr
 
     def result(self, data: Any, *, human: Any = None) -> None:
         """The command's answer: JSON in --json mode, else `human` (a rich renderable or text)."""
