@@ -10,12 +10,12 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from deployctl.atomic import atomic_write_text
 from deployctl.cli.output import out
 from deployctl.errors import UsageError
 
@@ -52,7 +52,7 @@ def compose(
             if not out.json_mode:
                 print(text, end="")
             continue
-        _atomic_write(target, text)
+        atomic_write_text(target, text)
         written.append(str(target))
         out.ok(f"{recipe_file} → {target}")
     if written:
@@ -127,7 +127,7 @@ def bench(
     result = run_bench(config, bandwidth_gb_s=bandwidth, model_bytes=size, report=out.step)
     data = result.model_dump(mode="json")
     if output:
-        _atomic_write(output, json.dumps(data, indent=2) + "\n")
+        atomic_write_text(output, json.dumps(data, indent=2) + "\n")
         out.ok(f"report written to {output}")
     out.result(data, human=_bench_table(data))
     if result.roofline is None:
@@ -189,9 +189,9 @@ def compare(
         )
     folder = out_dir or Path("benchmarks") / "out" / f"compare-{recipe.name}"
     table = markdown_table(rows)
-    _atomic_write(folder / "compare.md", f"# {recipe.name}: formats compared\n\n{table}")
+    atomic_write_text(folder / "compare.md", f"# {recipe.name}: formats compared\n\n{table}")
     figures = [row.model_dump(mode="json") for row in rows]
-    _atomic_write(folder / "compare.json", json.dumps(figures, indent=2) + "\n")
+    atomic_write_text(folder / "compare.json", json.dumps(figures, indent=2) + "\n")
     plot = plot_compare(rows, folder / "compare.png", title=f"{recipe.name} ({recipe.gpu.type})")
     out.ok(f"wrote {folder / 'compare.md'}, {plot} and compare.json")
     out.result({"formats": figures, "table": str(folder / "compare.md"), "plot": str(plot)}, human=table)
@@ -274,18 +274,6 @@ def _caption(data: dict[str, Any]) -> str:
             f"{'n/a' if measured is None else f'{measured:.0f} tok/s'} = {share}"
         )
     return "\n".join(lines)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def register(app: typer.Typer) -> None:

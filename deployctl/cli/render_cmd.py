@@ -7,13 +7,12 @@ also how tests/render/golden/ is regenerated.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from deployctl.atomic import atomic_write_text
 from deployctl.cli.output import out
 
 TARGET_HELP = "compose, deployment (Deployment+Service+PVC), lws (LeaderWorkerSet, gpu.nodes > 1) or dynamo."
@@ -47,7 +46,7 @@ def render(
                 print(text, end="")
             continue
         path = out_dir / f"{recipe_file.stem}.{target}.yaml"
-        _atomic_write(path, text)
+        atomic_write_text(path, text)
         written.append(str(path))
         out.ok(f"{recipe_file} → {path}")
     if written:
@@ -64,18 +63,6 @@ def _judge_named_gpu(recipe, recipe_file: Path) -> None:
     for warning in verdict.warnings:
         out.warning(warning)
     raise_if_rejected(verdict, recipe, file=recipe_file)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def register(app: typer.Typer) -> None:

@@ -8,12 +8,12 @@ the export is complete.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from deployctl.atomic import atomic_write_text
 
 MANIFEST = "manifest.json"
 SCHEMA_VERSION = 1
@@ -73,13 +73,5 @@ def read_manifest(folder: Path) -> Manifest | None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Temp file in the same folder + os.replace: readers see the old or the new file, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True, default=str)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Readers see the old or the new file, never half (deployctl.atomic)."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")

@@ -20,10 +20,8 @@ Adding a runtime = one module implementing `Runtime` + one line in `registry.py`
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from deployctl import settings
+from deployctl.atomic import atomic_write_text
 from deployctl.errors import EngineStartFailed
 from deployctl.launch_spec import LaunchSpec
 from deployctl.recipe.model import RuntimeKind
@@ -150,16 +149,3 @@ def remove_instance_dir(name: str) -> None:
     shutil.rmtree(instance_dir(name), ignore_errors=True)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Temp file in the same folder + os.replace: a reader sees the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
