@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -54,6 +55,7 @@ from deployctl.runtimes.base import (
 from deployctl.runtimes.environment import engine_environment
 
 RECORD_FILE = "process.json"
+TOKEN_VARIABLE = "DEPLOYCTL_INSTANCE_TOKEN"
 BASE_ENV = (
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
     "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
@@ -77,6 +79,7 @@ class ProcessRecord(BaseModel):
     pid: int
     pgid: int
     start_ticks: int  # /proc/<pid>/stat field 22: identifies the pid across recycling
+    token: str = ""  # DEPLOYCTL_INSTANCE_TOKEN in the engine's environment: tells apart two pids of one tick
     argv: tuple[str, ...]
     argv_hash: str
     python: str | None
@@ -192,6 +195,8 @@ def _spawn(spec: LaunchSpec, *, name: str, role: str, python: str | None, fresh_
     env = {k: os.environ[k] for k in BASE_ENV if k in os.environ}
     env.update(engine_environment(spec))
     env.setdefault("PYTHONUNBUFFERED", "1")  # log lines appear as they are written
+    token = secrets.token_hex(8)
+    env[TOKEN_VARIABLE] = token
     ensure_port_free(spec.host, spec.port)
     folder = instance_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
@@ -217,6 +222,7 @@ def _spawn(spec: LaunchSpec, *, name: str, role: str, python: str | None, fresh_
         pid=child.pid,
         pgid=os.getpgid(child.pid),
         start_ticks=_start_ticks(child.pid) or 0,
+        token=token,
         argv=argv,
         argv_hash=hashlib.sha256("\0".join(argv).encode()).hexdigest()[:16],
         python=python,
@@ -266,24 +272,25 @@ def _leader_alive(record: ProcessRecord) -> bool:
     stat = _proc_stat(record.pid)
     if stat is None or stat[1] != record.start_ticks or stat[0] in ("Z", "X"):
         return False
-    # Compare the arguments only: a console script started through its shebang shows the interpreter first.
-    cmdline = _cmdline(record.pid)
-    return cmdline is None or tuple(cmdline[len(cmdline) - len(record.argv) + 1 :]) == tuple(record.argv[1:])
+    return _same_command(record)
 
 
-def _cmdline(pid: int) -> tuple[str, ...] | None:
-    """The process's argv from /proc (None when unreadable, e.g. it just exited)."""
+def _same_command(record: ProcessRecord) -> bool:
+    """The pid still carries the token deployctl put in its environment (wrappers that exec keep it;
+    a recycled pid does not). Records written before tokens existed, or an unreadable environ, pass."""
+    if not record.token:
+        return True
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        environ = Path(f"/proc/{record.pid}/environ").read_bytes()
     except OSError:
-        return None
-    return tuple(part.decode(errors="replace") for part in raw.rstrip(b"\0").split(b"\0"))
+        return True
+    return f"{TOKEN_VARIABLE}={record.token}".encode() in environ.split(b"\0")
 
 
 def _group_is_ours(record: ProcessRecord) -> bool:
     """Safe to signal the group: its leader is ours, or gone (a live group keeps its id reserved)."""
     stat = _proc_stat(record.pid)
-    return stat is None or stat[1] == record.start_ticks
+    return stat is None or (stat[1] == record.start_ticks and _same_command(record))
 
 
 def _group_exists(pgid: int) -> bool:
