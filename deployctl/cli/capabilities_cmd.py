@@ -1,6 +1,5 @@
 """`deployctl capabilities` (the capability table as verdicts) and `deployctl gpus` (what NVML sees)."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

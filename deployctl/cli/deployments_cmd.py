@@ -4,7 +4,6 @@ Thin commands: each parses, calls one function (`runtimes.inventory`, a runtime,
 renders. Only `status` talks to the engines (a 1 s health probe each); `list` reads state only.
 """
 
-from __future__ import annotations
 
 import os
 from dataclasses import dataclass

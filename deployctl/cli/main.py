@@ -5,7 +5,6 @@ domain at module level; torch, modelopt, docker, openai and huggingface_hub are 
 step that needs them (benchmarks/cli_startup.py measures it).
 """
 
-from __future__ import annotations
 
 import os
 import sys

@@ -4,7 +4,6 @@ Thin commands: parse, call `render.compose` / `bench.run` / `compare.gather`, re
 Heavy libraries (openai, matplotlib) load inside those modules when a command runs.
 """
 
-from __future__ import annotations
 
 import contextlib
 import json

@@ -1,6 +1,5 @@
 """`deployctl validate` and `deployctl schema`: everything that runs before any side effect."""
 
-from __future__ import annotations
 
 import json
 from pathlib import Path
