@@ -55,7 +55,10 @@ def compare(model: Any, reference: BaseReference, *, device: str) -> QualityRepo
     with torch.no_grad():
         for ids, base_logp in zip(reference.batches, reference.logprobs, strict=True):
             logq, batch_nll = _logprobs_and_nll(model, ids, device)
-            logq = logq.cpu()
+            # Round the quantized model's log-probs exactly as the stored reference was (float16 for
+            # large vocabularies): with near-flat distributions a float16 reference has ties, and an
+            # argmax against float32 values would then count agreement as disagreement.
+            logq = logq.cpu().to(base_logp.dtype).float()
             logp = base_logp.float()
             nll += batch_nll
             agree += (logp.argmax(-1) == logq.argmax(-1)).sum().item()

@@ -52,3 +52,33 @@ def test_a_failed_gate_says_nothing_was_served_and_where_the_checkpoint_is():
     assert "nothing was served" in error.message
     assert any("/cache/abc" in line for line in error.details)
     assert error.field == "quantization.quality"
+
+
+class _NearlyFlat:
+    """A stand-in model whose next-token distribution is almost flat, like a random-weight model's:
+    stored as float16 its log-probs tie, which is where an unrounded comparison goes wrong."""
+
+    def __init__(self, vocab: int) -> None:
+        self.config = type("Config", (), {"vocab_size": vocab})()
+
+    def __call__(self, ids):
+        import torch
+
+        generator = torch.Generator().manual_seed(int(ids.sum()))
+        logits = 1e-3 * torch.randn(*ids.shape, self.config.vocab_size, generator=generator)
+        return type("Output", (), {"logits": logits})()
+
+
+def test_the_same_model_agrees_with_itself_when_the_reference_is_stored_as_float16(monkeypatch) -> None:
+    import torch
+
+    from deployctl.quantize import quality
+
+    monkeypatch.setattr(quality, "FLOAT32_BUDGET_BYTES", 0)  # force the float16 reference (large vocabularies)
+    model = _NearlyFlat(vocab=4096)
+    batches = [torch.randint(0, 4096, (2, 32), generator=torch.Generator().manual_seed(s)) for s in (1, 2)]
+    reference = quality.base_reference(model, batches, device="cpu")
+    assert reference.logprobs[0].dtype == torch.float16
+    report = quality.compare(model, reference, device="cpu")
+    assert report.top1_agreement == 1.0
+    assert abs(report.perplexity_increase) < 1e-6 and report.mean_kl < 1e-6
