@@ -61,21 +61,6 @@ def prepare(recipe: Recipe, *, progress: bool = True, on_step: StepFn | None = N
     return Prepared(_quantized_checkpoint(manifest, path), manifest, cache_hit=hit)
 
 
-def peek_checkpoint(recipe: Recipe) -> Checkpoint | None:
-    """The checkpoint `prepare_checkpoint` would return, if it needs no calibration; else None.
-
-    For `deployctl plan`: tells "cached" from "will quantize" without doing the work. Resolving a
-    Hub model may still download it (offline mode: the local cache only).
-    """
-    spec = recipe.quantization
-    resolved = resolve_model(recipe.model)
-    if not is_quantized(spec.format, spec.kv_cache):
-        return _base_checkpoint(resolved)
-    key = cache.cache_key(key_inputs(resolved, spec))
-    manifest = cache.lookup(key)
-    return _quantized_checkpoint(manifest, cache.checkpoint_dir(key)) if manifest else None
-
-
 def key_inputs(resolved: ResolvedModel, spec: QuantizationSpec) -> dict[str, Any]:
     """Everything the exported bytes depend on; the quality gate is checked later and is not part of it."""
     return {

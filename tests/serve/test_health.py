@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -11,20 +10,9 @@ from deployctl.errors import EngineStartFailed
 from deployctl.runtimes.base import Handle
 from deployctl.runtimes.process import ProcessRuntime
 from deployctl.serve.health import wait_until_healthy
-from tests.launch_helpers import fake_spec, free_port, group_alive
+from tests.launch_helpers import fake_spec, free_port
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def runtime() -> Iterator[ProcessRuntime]:
-    """A process runtime whose every launched instance is removed, and checked gone, after the test."""
-    runtime = ProcessRuntime()
-    yield runtime
-    for handle in runtime.find():
-        runtime.remove(handle)
-        assert not group_alive(int(handle.id)), f"{handle.name} still has live processes"
-    assert runtime.find() == []
 
 
 def launch(runtime: ProcessRuntime, mode: str, **updates) -> tuple[Handle, object]:

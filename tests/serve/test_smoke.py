@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,19 +11,9 @@ from deployctl.errors import SmokeTestFailed
 from deployctl.runtimes.process import ProcessRuntime
 from deployctl.serve.health import wait_until_healthy
 from deployctl.serve.smoke import run_smoke
-from tests.launch_helpers import fake_spec, free_port, group_alive, hf_cache_env, transformers_spec
+from tests.launch_helpers import fake_spec, free_port, hf_cache_env, transformers_spec
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def runtime() -> Iterator[ProcessRuntime]:
-    """Starts fake_engine.py; every instance (the real engine's too) is removed after the test."""
-    runtime = ProcessRuntime()
-    yield runtime
-    for handle in runtime.find():
-        runtime.remove(handle)
-        assert not group_alive(int(handle.id))
 
 
 def serve_fake(runtime: ProcessRuntime, mode: str, **updates: object) -> str:
