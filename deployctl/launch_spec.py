@@ -98,6 +98,11 @@ class LaunchSpec(_Frozen):
     shm_size: str | None = None
     ipc_host: bool = False
     network: Literal["bridge", "host"] = "bridge"
+    service_network: str | None = Field(
+        None,
+        description="container network where the serving instance answers as <deployment>:<container_port>; "
+        "`port` is then 0 (a loopback port picked per instance)",
+    )
     startup_budget_s: float = 900
     api_key_env: str | None = None
 
@@ -117,6 +122,8 @@ class LaunchSpec(_Frozen):
     def spec_hash(self) -> str:
         """sha256 of everything that changes the running engine; equal hash → nothing to replace."""
         payload = self.model_dump(mode="json")
+        if payload["service_network"] is None:  # added later: specs without it keep their old hash
+            del payload["service_network"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     def labels(self, role: str = "active") -> dict[str, str]:

@@ -25,6 +25,8 @@ class OperationKind(str, Enum):
     REMOVE_ORPHAN = "remove-orphan"  # labelled by deployctl for this deployment but not in state
     CREATE = "create"  # no engine recorded: start one
     REPLACE = "replace"  # stop the old engine (kept), start the new one, smoke, then retire the old
+    BLUE_GREEN = "blue-green"  # start the new engine beside the old, smoke, move the network name, retire
+    ATTACH = "attach"  # the recorded engine serves but is off serve.network (interrupted swap): put it back
     KEEP = "keep"  # the recorded engine runs, answers, and matches the recipe
     RESTART = "restart"  # the recorded engine matches but is stopped or not answering: start it again
     RECORD = "record"  # the engine is kept; only settings outside it (smoke, swap) changed: update state
@@ -41,6 +43,7 @@ class Instance(BaseModel):
     name: str
     spec_hash: str
     phase: Phase
+    attached: bool | None = None  # on serve.network under the deployment's name; None: no network
 
 
 class Operation(BaseModel):
@@ -75,6 +78,9 @@ class Desired(BaseModel):
     quantize_cost: str = ""  # e.g. "~40 s as before"; shown on a cache miss
     missing_reason: str = ""  # what has to happen before the checkpoint exists (download, generate)
     recipe_hash: str | None = None
+    strategy: Literal["replace", "blue-green"] = "replace"  # how a changed engine is swapped in
+    strategy_note: str = ""  # why that strategy, when the recipe has a say in it (serve.network)
+    service: str | None = None  # "<name>:<port> on <network>": the address a blue-green swap moves
 
 
 class Plan(BaseModel):
@@ -108,17 +114,29 @@ class Plan(BaseModel):
         return "\n".join(lines)
 
 
-ENGINE_KINDS = (OperationKind.CREATE, OperationKind.REPLACE, OperationKind.KEEP, OperationKind.RESTART)
+ENGINE_KINDS = (
+    OperationKind.CREATE,
+    OperationKind.REPLACE,
+    OperationKind.BLUE_GREEN,
+    OperationKind.KEEP,
+    OperationKind.RESTART,
+    OperationKind.ATTACH,
+)
 
 
 def make_plan(desired: Desired, observed: Observed) -> Plan:
-    """Decide; never act. Order: checkpoint, orphans (they may hold the port), the engine."""
+    """Decide; never act. Order: checkpoint, orphans (they may hold the port), the engine; except that
+    a serving engine is put back on its network before an orphan holding its name there is removed."""
     ops = [_checkpoint_operation(desired, observed)]
+    engine = _engine_operation(desired, observed)
+    if engine.kind is OperationKind.ATTACH:
+        ops.append(engine)
     for inst in observed.instances:
         if inst.name != observed.recorded_instance:
             cause = f"not in state ({inst.phase}, spec {inst.spec_hash})"
             ops.append(Operation(kind=OperationKind.REMOVE_ORPHAN, resource=inst.name, cause=cause))
-    ops.append(engine := _engine_operation(desired, observed))
+    if engine.kind is not OperationKind.ATTACH:
+        ops.append(engine)
     if (
         engine.kind is OperationKind.KEEP
         and desired.recipe_hash
@@ -156,6 +174,12 @@ def _engine_operation(desired: Desired, observed: Observed) -> Operation:
         )
         return Operation(kind=OperationKind.CREATE, resource=engine, cause=cause)
     if desired.spec_hash is not None and recorded.spec_hash == desired.spec_hash:
+        if recorded.phase == "running" and desired.service and recorded.attached is False:
+            return Operation(
+                kind=OperationKind.ATTACH,
+                resource=engine,
+                cause=f"{recorded.name} serves spec {desired.spec_hash} but is not {desired.service}",
+            )
         if recorded.phase == "running":
             return Operation(
                 kind=OperationKind.KEEP,
@@ -165,6 +189,14 @@ def _engine_operation(desired: Desired, observed: Observed) -> Operation:
         why = "runs but fails its health check" if recorded.phase == "unhealthy" else "is stopped"
         return Operation(kind=OperationKind.RESTART, resource=engine, cause=f"{recorded.name} {why}")
     target = desired.spec_hash or "the new checkpoint's spec"
+    note = f"; {desired.strategy_note}" if desired.strategy_note else ""
+    if desired.strategy == "blue-green" and recorded.phase == "running":
+        return Operation(
+            kind=OperationKind.BLUE_GREEN,
+            resource=engine,
+            cause=f"spec {recorded.spec_hash} → {target} (the new engine starts beside {recorded.name}, "
+            f"which serves until the new one passes its smoke test and {desired.service} moves to it){note}",
+        )
     kept = (
         "stopped now, restarted if the new one fails"
         if recorded.phase == "exited"
@@ -173,5 +205,5 @@ def _engine_operation(desired: Desired, observed: Observed) -> Operation:
     return Operation(
         kind=OperationKind.REPLACE,
         resource=engine,
-        cause=f"spec {recorded.spec_hash} → {target} ({recorded.name} {kept})",
+        cause=f"spec {recorded.spec_hash} → {target} ({recorded.name} {kept}){note}",
     )

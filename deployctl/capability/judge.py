@@ -12,6 +12,7 @@ from deployctl.capability.assess import Combination, assess, table_findings
 from deployctl.capability.catalogue import GpuInfo, find_gpu, load_catalogue, lookup_gpu
 from deployctl.capability.memory import MemoryEstimate
 from deployctl.capability.shapes import ModelShape, resolve_shape
+from deployctl.capability.swap import choose_swap
 from deployctl.capability.table import Level
 from deployctl.capability.verdict import Alternative, Finding, Verdict
 from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe
@@ -38,6 +39,10 @@ def judge_recipe(recipe: Recipe, *, gpu: GpuInfo | None = None, shape: ModelShap
     findings, memory = assess(recipe, combo, gpu, total_gpus(recipe), shape)
     level = Level.worst([f.level for f in findings])
     alternatives = () if level is Level.NATIVE else find_alternatives(recipe, combo, gpu, shape)
+    # After the alternatives: another format or GPU is no answer to a swap the runtime cannot do.
+    swap, swap_findings = choose_swap(recipe, gpu, shape, memory)
+    findings += swap_findings
+    level = Level.worst([f.level for f in findings])
     return Verdict(
         weights=combo.weights,
         kv_cache=combo.kv,
@@ -48,6 +53,7 @@ def judge_recipe(recipe: Recipe, *, gpu: GpuInfo | None = None, shape: ModelShap
         findings=tuple(findings),
         alternatives=alternatives,
         memory=memory,
+        swap=swap,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import computed_field
 
@@ -24,6 +25,13 @@ class Finding(StrictModel):
     fix: str | None = None
     warning: str | None = None  # fallback: the text the engine prints
     fitting_max_model_len: int | None = None  # memory: a shorter max_model_len that would fit
+
+
+class SwapChoice(StrictModel):
+    """The strategy `apply` uses when the engine must change, and why (shown in the plan)."""
+
+    strategy: Literal["replace", "blue-green"]
+    reason: str
 
 
 class Alternative(StrictModel):
@@ -67,6 +75,7 @@ class Verdict(StrictModel):
     findings: tuple[Finding, ...]
     alternatives: tuple[Alternative, ...] = ()
     memory: MemoryEstimate | None = None
+    swap: SwapChoice | None = None  # recipes only: how a changed engine would be swapped in
 
     @computed_field  # in --json output too
     @property

@@ -67,11 +67,20 @@ def rollback(
 
 
 def _render(result) -> None:
+    from deployctl.runtimes.base import service_url
+
+    service = service_url(result.spec) if result.spec else None
+    where = result.endpoint + (f" and as {service}" if service else "")
     if not result.changed:
-        out.ok(f"{result.deployment} is up to date at {result.endpoint}; nothing to do")
+        out.ok(f"{result.deployment} is up to date at {where}; nothing to do")
     else:
-        out.ok(f"{result.deployment} is serving at {result.endpoint}")
-    if result.downtime_s is not None:
+        out.ok(f"{result.deployment} is serving at {where}")
+    if "cutover" in result.timings:
+        out.info(
+            f"blue-green: the name moved to the new engine in {result.timings['cutover'] * 1e3:.0f} ms; the old "
+            "engine served until then (downtime 0 for clients on the network)"
+        )
+    elif result.downtime_s is not None:
         out.info(
             f"downtime during the swap: {result.downtime_s:.1f} s (old engine stopped → new engine healthy)"
         )
@@ -81,6 +90,7 @@ def _render(result) -> None:
     data = {
         "deployment": result.deployment,
         "endpoint": result.endpoint,
+        "service": service,
         "changed": result.changed,
         "operations": [op.model_dump(mode="json") for op in result.plan.operations],
         "timings": result.timings,

@@ -49,20 +49,23 @@ def list_deployments() -> None:
     from deployctl.state import StateStore
 
     states = StateStore().list()
+    from deployctl.runtimes.base import service_url
+
     table = _table("deployment", "engine", "runtime", "endpoint", "image", "updated")
     for state in states:
         updated = state.updated_at.strftime("%Y-%m-%d %H:%M:%S")
+        service = service_url(state.spec)
         table.add_row(
             state.name,
             state.spec.engine,
             state.handle.runtime.value,
-            state.endpoint,
+            state.endpoint + (f"\n{service}" if service else ""),
             state.spec.image,
             updated,
         )
     data = [
         {"name": s.name, "engine": s.spec.engine, "runtime": s.handle.runtime.value, "endpoint": s.endpoint,
-         "image": s.spec.image, "updated_at": s.updated_at.isoformat()}
+         "service": service_url(s.spec), "image": s.spec.image, "updated_at": s.updated_at.isoformat()}
         for s in states
     ]  # fmt: skip
     out.result(data, human=table if states else "No deployments.")

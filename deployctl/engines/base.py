@@ -90,10 +90,21 @@ def listen_host(recipe: Recipe) -> str:
 
 
 def served_port(recipe: Recipe) -> tuple[int, int]:
-    """(published port, port inside the container); host networking makes them the same."""
+    """(published port, port inside the container); host networking makes them the same.
+
+    On `serve.network` clients reach `<name>:<serve.port>`, so the engine listens on serve.port and
+    the published port is 0: a loopback port the runtime picks per instance (two instances of one
+    deployment run side by side during a blue-green swap)."""
     if recipe.runtime.kind is RuntimeKind.PROCESS or recipe.runtime.network == "host":
         return recipe.serve.port, recipe.serve.port
+    if recipe.serve.network:
+        return 0, recipe.serve.port
     return recipe.serve.port, 8000
+
+
+def published_host(recipe: Recipe) -> str:
+    """Where the port is published: on `serve.network` only deployctl's own checks use it."""
+    return "127.0.0.1" if recipe.serve.network else recipe.serve.host
 
 
 class Engine(Protocol):

@@ -10,7 +10,14 @@ load Model Optimizer checkpoints (it drops the scales), which the capability tab
 from __future__ import annotations
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import CONTAINER_HF_CACHE, Placement, listen_host, passthrough_env, served_port
+from deployctl.engines.base import (
+    CONTAINER_HF_CACHE,
+    Placement,
+    listen_host,
+    passthrough_env,
+    published_host,
+    served_port,
+)
 from deployctl.engines.registry import default_image, engine_images
 from deployctl.launch_spec import EngineArgs, LaunchSpec
 from deployctl.recipe.model import EngineName, Recipe, RuntimeKind
@@ -47,12 +54,13 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
         env=env,
         passthrough_env=passthrough_env(recipe),
         mounts=placement.checkpoint_mounts(checkpoint),
-        host=recipe.serve.host,
+        host=published_host(recipe),
         port=port,
         container_port=container_port,
         health_path=engine_images()[EngineName.TRANSFORMERS].health_path,
         gpu_count=0 if recipe.gpu.is_cpu else recipe.gpu.count,
         shm_size=None,
         network=recipe.runtime.network,
+        service_network=recipe.serve.network,
         startup_budget_s=recipe.serve.health_timeout_s,
     )

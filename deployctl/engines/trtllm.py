@@ -20,7 +20,7 @@ from __future__ import annotations
 import yaml
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import Placement, listen_host, passthrough_env, served_port
+from deployctl.engines.base import Placement, listen_host, passthrough_env, published_host, served_port
 from deployctl.engines.registry import default_image, engine_images
 from deployctl.launch_spec import EngineArgs, GeneratedFile, LaunchSpec, Mount
 from deployctl.recipe.model import EngineName, KvCacheFormat, Recipe, RuntimeKind
@@ -62,7 +62,9 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     options = extra_options(recipe, checkpoint)
     if options:
         target = f"{placement.config_dir}/{OPTIONS_FILE}"
-        files.append(GeneratedFile(name=OPTIONS_FILE, content=yaml.safe_dump(options, sort_keys=True), target=target))
+        files.append(
+            GeneratedFile(name=OPTIONS_FILE, content=yaml.safe_dump(options, sort_keys=True), target=target)
+        )
         args += ["--extra_llm_api_options", target]
         if placement.runtime is RuntimeKind.DOCKER:
             mounts.append(Mount(source=OPTIONS_FILE, target=target, purpose="config"))
@@ -91,7 +93,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
         passthrough_env=passthrough_env(recipe),
         mounts=tuple(mounts),
         files=tuple(files),
-        host=recipe.serve.host,
+        host=published_host(recipe),
         port=port,
         container_port=container_port,
         health_path=engine_images()[EngineName.TRTLLM].health_path,
@@ -100,5 +102,6 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
         shm_size=recipe.runtime.shm_size,
         ipc_host=True,
         network=recipe.runtime.network,
+        service_network=recipe.serve.network,
         startup_budget_s=recipe.serve.health_timeout_s,
     )

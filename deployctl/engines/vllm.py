@@ -15,7 +15,7 @@ Flags are checked by vLLM's own parser in tests/engines/test_vllm_parser.py (vll
 from __future__ import annotations
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import Placement, listen_host, passthrough_env, served_port
+from deployctl.engines.base import Placement, listen_host, passthrough_env, published_host, served_port
 from deployctl.engines.registry import default_image, engine_images
 from deployctl.launch_spec import EngineArgs, LaunchSpec, Mount
 from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe, RuntimeKind
@@ -128,7 +128,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
         secret_env={"VLLM_API_KEY": recipe.serve.api_key_env} if recipe.serve.api_key_env else {},
         passthrough_env=passthrough_env(recipe),
         mounts=tuple(mounts),
-        host=recipe.serve.host,
+        host=published_host(recipe),
         port=port,
         container_port=container_port,
         health_path=engine_images()[EngineName.VLLM].health_path,
@@ -137,6 +137,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
         shm_size=recipe.runtime.shm_size,
         ipc_host=recipe.gpu.count > 1,
         network=recipe.runtime.network,
+        service_network=recipe.serve.network,
         startup_budget_s=recipe.serve.health_timeout_s,
         api_key_env=recipe.serve.api_key_env,
     )

@@ -209,12 +209,22 @@ class ServeSpec(StrictModel):
         None, description="NAME of the environment variable holding the API key (never the key itself)"
     )
     health_timeout_s: float = Field(900, gt=0, description="Deadline for the engine to become healthy")
-    swap: Literal["auto", "replace"] = Field(
+    swap: Literal["auto", "replace", "blue-green"] = Field(
         "auto",
         description="How a re-apply swaps the running engine for a changed one. replace: quantize while the "
         "old engine serves, stop it but keep it, start the new one, smoke it, then retire the old; any "
-        "failure restores the old one (the endpoint is down while the new engine starts). auto: the best "
-        "the runtime supports, which is replace today (blue-green is not implemented)",
+        "failure restores the old one (the endpoint is down while the new engine starts). blue-green: "
+        "start the new engine beside the old one, smoke it, then move serve.network's name to it and "
+        "retire the old one (no downtime; needs runtime docker, serve.network, and memory for two "
+        "engines). auto: blue-green where all of that holds, else replace",
+    )
+    network: str | None = Field(
+        None,
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]{0,62}$",
+        description="docker runtime: a container network on which the serving engine answers as "
+        "http://<deployment name>:<serve.port>; the name moves to the new engine on a blue-green swap. "
+        "Created when missing. The host then gets a loopback port per engine for deployctl's own checks "
+        "instead of serve.host:serve.port (a published host port cannot move between containers)",
     )
 
     @field_validator("api_key_env")

@@ -69,10 +69,14 @@ def render_compose(pod: PodDescription) -> dict[str, Any]:
     }
     if pod.host_network:
         service["network_mode"] = "host"
+    elif pod.host_port == 0:  # serve.network: a loopback port the engine picks, for local checks only
+        service["ports"] = [f"${{{HOST_IP_VAR}:-{pod.publish_host}}}::{pod.container_port}"]
     else:
         service["ports"] = [
             f"${{{HOST_IP_VAR}:-{pod.publish_host}}}:${{{PORT_VAR}:-{pod.host_port}}}:{pod.container_port}"
         ]
+    if pod.service_network:  # clients on it reach http://<name>:<port>, as with `deployctl apply`
+        service["networks"] = {"default": None, pod.service_network: {"aliases": [pod.name]}}
     if pod.ipc_host:
         service["ipc"] = "host"
     elif pod.shm_size:
@@ -87,6 +91,8 @@ def render_compose(pod: PodDescription) -> dict[str, Any]:
         document["configs"] = {
             config_names[f.name]: {"content": _escape(f.content)} for f in pod.config_files
         }
+    if pod.service_network:
+        document["networks"] = {pod.service_network: {"name": pod.service_network}}
     named = sorted({v.source for v in pod.volumes if v.kind == "volume"})
     if named:
         document["volumes"] = {name: {} for name in named}

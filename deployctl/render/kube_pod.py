@@ -281,7 +281,14 @@ def leader_service(spec: LaunchSpec, name: str, select: dict[str, str]) -> dict[
         "spec": {
             "type": "ClusterIP",
             "selector": select,
-            "ports": [{"name": PORT_NAME, "port": spec.port, "targetPort": PORT_NAME, "protocol": "TCP"}],
+            "ports": [
+                {
+                    "name": PORT_NAME,
+                    "port": spec.port or spec.container_port,
+                    "targetPort": PORT_NAME,
+                    "protocol": "TCP",
+                }
+            ],
         },
     }
 

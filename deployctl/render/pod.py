@@ -84,6 +84,7 @@ class PodDescription:
     shm_size: str | None
     ipc_host: bool
     labels: dict[str, str] = field(default_factory=dict)
+    service_network: str | None = None  # joined with the deployment name as alias; host_port 0 = any
 
 
 def container_command(spec: LaunchSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -120,11 +121,15 @@ def describe_pod(
         for mount in spec.mounts
         if mount.purpose != "config"  # generated files travel as `config_files`
     )
-    host = publish_host or spec.host
+    host = spec.host if spec.service_network else (publish_host or spec.host)  # local checks only there
     endpoint_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     labels = {
         **spec.labels(role),
-        LABEL_ENDPOINT: f"http://{endpoint_host}:{spec.port}",
+        LABEL_ENDPOINT: (
+            f"http://{spec.deployment}:{spec.container_port}"
+            if spec.service_network
+            else f"http://{endpoint_host}:{spec.port}"
+        ),
         LABEL_NAME: name,
     }
     return PodDescription(
@@ -147,6 +152,7 @@ def describe_pod(
         shm_size=spec.shm_size,
         ipc_host=spec.ipc_host,
         labels=labels,
+        service_network=spec.service_network,
     )
 
 

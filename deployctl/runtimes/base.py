@@ -91,6 +91,17 @@ class Runtime(Protocol):
     def find(self, deployment: str | None = None) -> list[Handle]: ...
 
 
+class NetworkRuntime(Runtime, Protocol):
+    """A runtime that can put an instance on a named network under an alias and take it off again:
+    what a blue-green swap moves (`serve.network`). Only the docker runtime has it."""
+
+    def attach(self, handle: Handle, network: str, alias: str) -> None: ...
+
+    def detach(self, handle: Handle, network: str) -> None: ...
+
+    def attached(self, handle: Handle, network: str) -> bool: ...
+
+
 def instance_name(deployment: str, role: str = "active") -> str:
     """`deployctl-<deployment>` for the active instance, `deployctl-<deployment>-<role>` otherwise."""
     return f"deployctl-{deployment}" if role == "active" else f"deployctl-{deployment}-{role}"
@@ -105,12 +116,29 @@ def instance_dir(name: str) -> Path:
     return settings.home() / "run" / name
 
 
-def endpoint_url(spec: LaunchSpec) -> str:
-    """Where deployctl itself reaches the engine: loopback when it listens on every interface."""
+def endpoint_url(spec: LaunchSpec, port: int | None = None) -> str:
+    """Where deployctl itself reaches the engine: loopback when it listens on every interface.
+
+    `port` is the one picked at launch when the spec leaves it to the runtime (`spec.port` 0)."""
     host = "127.0.0.1" if spec.host in _WILDCARD_HOSTS else spec.host
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{spec.port}"
+    return f"http://{host}:{port or spec.port}"
+
+
+def service_url(spec: LaunchSpec) -> str | None:
+    """Where clients on `spec.service_network` reach the serving instance, if it has one."""
+    if not spec.service_network:
+        return None
+    return f"http://{spec.deployment}:{spec.container_port} (network {spec.service_network})"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now, for an instance whose spec leaves the published port open."""
+    bind_host = "0.0.0.0" if host in _WILDCARD_HOSTS else host
+    with socket.socket(socket.AF_INET6 if ":" in bind_host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((bind_host, 0))
+        return probe.getsockname()[1]
 
 
 def ensure_port_free(host: str, port: int) -> None:
@@ -147,5 +175,3 @@ def write_generated_files(spec: LaunchSpec, name: str) -> dict[str, Path]:
 
 def remove_instance_dir(name: str) -> None:
     shutil.rmtree(instance_dir(name), ignore_errors=True)
-
-

@@ -36,6 +36,7 @@ from deployctl.runtimes.base import (
     InstanceState,
     endpoint_url,
     ensure_port_free,
+    free_port,
     instance_name,
     remove_instance_dir,
     write_generated_files,
@@ -52,9 +53,17 @@ def uses_python_module_form(image: str) -> bool:
 
 
 def container_options(
-    spec: LaunchSpec, *, name: str, role: str, env: dict[str, str], files: dict[str, Path]
+    spec: LaunchSpec,
+    *,
+    name: str,
+    role: str,
+    env: dict[str, str],
+    files: dict[str, Path],
+    host_port: int | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for `client.containers.run` (no I/O; tests read them directly)."""
+    """Keyword arguments for `client.containers.run` (no I/O; tests read them directly).
+
+    `host_port` is the port picked for a spec whose `port` is 0 (`service_network`)."""
     from docker.types import DeviceRequest, Mount
 
     if uses_python_module_form(spec.image):
@@ -74,14 +83,14 @@ def container_options(
         "entrypoint": entrypoint,
         "command": list(spec.args),
         "environment": env,
-        "labels": {**spec.labels(role), LABEL_ENDPOINT: endpoint_url(spec), LABEL_NAME: name},
+        "labels": {**spec.labels(role), LABEL_ENDPOINT: endpoint_url(spec, host_port), LABEL_NAME: name},
         "mounts": mounts,
         "detach": True,
     }
     if spec.network == "host":
         options["network_mode"] = "host"
     else:
-        options["ports"] = {f"{spec.container_port}/tcp": (spec.host, spec.port)}
+        options["ports"] = {f"{spec.container_port}/tcp": (spec.host, host_port or spec.port)}
     if spec.gpu_count > 0:
         options["device_requests"] = [DeviceRequest(count=spec.gpu_count, capabilities=[["gpu"]])]
     if spec.ipc_host:
@@ -110,9 +119,15 @@ class DockerRuntime:
         self._require_image(spec.image)
         self._require_name_free(name)
         _prepare_mount_sources(spec)
-        ensure_port_free(spec.host, spec.port)
+        host_port = free_port(spec.host) if spec.port == 0 else None
+        ensure_port_free(spec.host, host_port or spec.port)
         options = container_options(
-            spec, name=name, role=role, env=engine_environment(spec), files=write_generated_files(spec, name)
+            spec,
+            name=name,
+            role=role,
+            env=engine_environment(spec),
+            files=write_generated_files(spec, name),
+            host_port=host_port,
         )
         try:
             container = self.client.containers.run(**options)
@@ -161,6 +176,49 @@ class DockerRuntime:
             self.stop(handle)
             container.remove(force=True)
         remove_instance_dir(handle.name)
+
+    def attach(self, handle: Handle, network: str, alias: str) -> None:
+        """Join `network` answering as `alias` (idempotent); the network is created when missing.
+
+        Docker and Podman resolve an alias to every container holding it, so attaching the new engine
+        before detaching the old one leaves no moment where the name resolves to nothing."""
+        from docker.errors import APIError
+
+        container = self._get(handle)
+        if container is None:
+            raise DeployctlError(f"container {handle.name} is gone; it cannot join {network}")
+        if self.attached(handle, network):
+            return
+        target = self._network(network)
+        try:
+            with _engine_errors():
+                target.connect(container, aliases=[alias])
+        except APIError as exc:
+            raise DeployctlError(f"could not attach {handle.name} to {network}: {_first_line(exc)}") from None
+
+    def detach(self, handle: Handle, network: str) -> None:
+        """Leave `network` (idempotent): the alias stops resolving to this container."""
+        container = self._get(handle)
+        if container is None or not self.attached(handle, network):
+            return
+        with _engine_errors():
+            self._network(network).disconnect(container)
+
+    def attached(self, handle: Handle, network: str) -> bool:
+        container = self._get(handle)
+        if container is None:
+            return False
+        return network in (container.attrs.get("NetworkSettings", {}).get("Networks") or {})
+
+    def _network(self, name: str) -> Any:
+        from docker.errors import NotFound
+
+        with _engine_errors():
+            try:
+                return self.client.networks.get(name)
+            except NotFound:
+                labels = {LABEL_MANAGED: "true"}  # never removed by deployctl: other containers may use it
+                return self.client.networks.create(name, driver="bridge", labels=labels)
 
     def find(self, deployment: str | None = None) -> list[Handle]:
         wanted = [f"{LABEL_MANAGED}=true"] + ([f"{LABEL_DEPLOYMENT}={deployment}"] if deployment else [])

@@ -179,7 +179,9 @@ def resolve_argv(spec: LaunchSpec, python: str | None) -> tuple[str, ...]:
         return spec.python_argv(python)
     # On PATH, else beside the interpreter running deployctl: `.venv/bin/deployctl apply` then finds the
     # engine installed into the same virtual environment without the venv being activated.
-    program = shutil.which(spec.program[0]) or shutil.which(spec.program[0], path=str(Path(sys.executable).parent))
+    program = shutil.which(spec.program[0]) or shutil.which(
+        spec.program[0], path=str(Path(sys.executable).parent)
+    )
     if program is None:
         raise RuntimeUnavailable(
             f"`{spec.program[0]}` is not on PATH, so {spec.engine} cannot start as a local process",

