@@ -34,17 +34,17 @@ def find_checkpoint(recipe: Recipe) -> Checkpoint | None:
     A local `model.path` that does not exist is an error (nothing could ever make it); a Hub model
     missing from the local cache, an ungenerated tiny model or a quantize cache miss is None.
     """
-    from deployctl.quantize.pipeline import _base_checkpoint, _quantized_checkpoint, key_inputs
+    from deployctl.quantize.pipeline import base_checkpoint, quantized_checkpoint, key_inputs
 
     resolved = _resolve_offline(recipe)
     if resolved is None:
         return None
     spec = recipe.quantization
     if not is_quantized(spec.format, spec.kv_cache):
-        return _base_checkpoint(resolved)
+        return base_checkpoint(resolved)
     key = cache.cache_key(key_inputs(resolved, spec))
     manifest = cache.lookup(key)
-    return _quantized_checkpoint(manifest, cache.checkpoint_dir(key)) if manifest else None
+    return quantized_checkpoint(manifest, cache.checkpoint_dir(key)) if manifest else None
 
 
 def missing_reason(recipe: Recipe) -> str:

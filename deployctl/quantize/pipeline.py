@@ -45,7 +45,7 @@ def prepare(recipe: Recipe, *, progress: bool = True, on_step: StepFn | None = N
     spec = recipe.quantization
     resolved = resolve_model(recipe.model)
     if not is_quantized(spec.format, spec.kv_cache):
-        return Prepared(_base_checkpoint(resolved), None, cache_hit=False)
+        return Prepared(base_checkpoint(resolved), None, cache_hit=False)
     inputs = key_inputs(resolved, spec)
     key = cache.cache_key(inputs)
     manifest, hit = cache.lookup(key), True
@@ -58,7 +58,7 @@ def prepare(recipe: Recipe, *, progress: bool = True, on_step: StepFn | None = N
                 manifest = _quantize(resolved, spec, key, inputs, progress=progress, step=step)
     path = cache.checkpoint_dir(key)
     enforce_gate(manifest.quality, spec.quality, path)
-    return Prepared(_quantized_checkpoint(manifest, path), manifest, cache_hit=hit)
+    return Prepared(quantized_checkpoint(manifest, path), manifest, cache_hit=hit)
 
 
 def key_inputs(resolved: ResolvedModel, spec: QuantizationSpec) -> dict[str, Any]:
@@ -98,7 +98,8 @@ def _quantize(
     return manifest
 
 
-def _base_checkpoint(resolved: ResolvedModel) -> Checkpoint:
+def base_checkpoint(resolved: ResolvedModel) -> Checkpoint:
+    """The unquantized model as served; `quantize.lookup` builds the same from disk for `plan`."""
     return Checkpoint(
         path=resolved.path,
         key=resolved.content_key,
@@ -108,7 +109,8 @@ def _base_checkpoint(resolved: ResolvedModel) -> Checkpoint:
     )
 
 
-def _quantized_checkpoint(manifest: Manifest, path: Any) -> Checkpoint:
+def quantized_checkpoint(manifest: Manifest, path: Any) -> Checkpoint:
+    """A finished export described by its manifest (only a folder with a manifest is ever finished)."""
     from deployctl.recipe.model import KvCacheFormat, QuantFormat
 
     return Checkpoint(

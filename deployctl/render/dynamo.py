@@ -23,7 +23,8 @@ Where the mapping is not one-to-one:
 | `--host/--port`, published port   | operator's frontend Service `<name>-frontend:8000`      | the frontend serves HTTP, not the engine |
 | health path probes                | operator-injected probes (Dynamo's own endpoints)       | not rendered                           |
 | `VLLM_API_KEY` (api_key_env)      | refused                                                 | vLLM's key middleware is not in Dynamo's frontend |
-| gpu-memory-utilization, max-num-batched-tokens, enforce-eager, dtype, kv bytes (vLLM) | not carried | not in `EngineArgs` yet (see report) |
+| gpu-memory-utilization, max-num-batched-tokens, enforce-eager, dtype (vLLM) | same flags (vLLM's own parser) | |
+| kv-cache-memory-bytes (vLLM CPU)  | not carried                                             | a CPU-engine setting; Dynamo runs GPUs |
 | trtllm options YAML               | same ConfigMap, `--extra-engine-args`                   | kv_cache_config lives there            |
 | /dev/shm emptyDir                 | `sharedMemorySize`                                      | operator mounts it                     |
 | gpu.nodes > 1                     | `multinode.nodeCount`, PP = nodes                       | operator writes the Ray/MPI bootstrap  |
@@ -66,8 +67,14 @@ def _vllm_args(engine: EngineArgs, nodes: int) -> list[str]:
         "--kv-cache-dtype": engine.kv_cache_dtype,
         "--max-model-len": engine.max_model_len,
         "--max-num-seqs": engine.max_batch_size,
+        "--max-num-batched-tokens": engine.max_num_tokens,
+        "--gpu-memory-utilization": None
+        if engine.gpu_memory_utilization is None
+        else f"{engine.gpu_memory_utilization:g}",
+        "--dtype": engine.dtype,
     }
     args += [part for flag, value in optional.items() if value is not None for part in (flag, str(value))]
+    args += ["--enforce-eager"] if engine.enforce_eager else []
     return args + list(engine.extra_args)
 
 
