@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from deployctl.errors import DeployctlError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # main() imports deployctl.errors only once something failed
+    from deployctl.errors import DeployctlError
 
 # Documented exit codes (README, "Exit codes").
 EXIT_OK = 0

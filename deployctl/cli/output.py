@@ -6,7 +6,6 @@ progress, warnings and hints never mix into a machine's stream.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +40,8 @@ class Output:
     def result(self, data: Any, *, human: Any = None) -> None:
         """The command's answer: JSON in --json mode, else `human` (a rich renderable or text)."""
         if self.json_mode:
+            import json  # only --json needs it
+
             sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
             sys.stdout.flush()
         elif human is not None:

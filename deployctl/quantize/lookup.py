@@ -34,7 +34,7 @@ def find_checkpoint(recipe: Recipe) -> Checkpoint | None:
     A local `model.path` that does not exist is an error (nothing could ever make it); a Hub model
     missing from the local cache, an ungenerated tiny model or a quantize cache miss is None.
     """
-    from deployctl.quantize.pipeline import base_checkpoint, quantized_checkpoint, key_inputs
+    from deployctl.quantize.pipeline import base_checkpoint, key_inputs, quantized_checkpoint
 
     resolved = _resolve_offline(recipe)
     if resolved is None:

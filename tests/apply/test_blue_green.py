@@ -1,8 +1,8 @@
 """Blue-green swaps for real: `transformers serve` in Podman containers, a client container on the network.
 
-One deployment (`bluegreen`) on its own network lives through the module. While each test swaps (or
+One deployment (`bluegreen-<random>`) on its own network lives through the module. While each test swaps (or
 fails to swap, or is killed mid-swap and converged), a client container on the same network keeps
-asking `http://bluegreen:8000/v1/models` with a new connection every 20 ms, the way another service
+asking `http://<deployment>:8000/v1/models` with a new connection every 20 ms, the way another service
 of the operator's would. What an operator cares about is then checked: the client saw no failed
 request, the state names the instance that actually serves, exactly that instance holds the name
 on the network, and nothing else labelled for the deployment is left.
@@ -32,14 +32,24 @@ from tests.launch_helpers import tiny_model_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.container]
 
-NAME = "bluegreen"
+NAME = f"bluegreen-{uuid.uuid4().hex[:6]}"  # two test runs at once must not share a deployment
 CLIENT = r"""
 import sys, time, urllib.request
 url, ok, started = sys.argv[1], 0, False
+
+def ask():
+    urllib.request.urlopen(url, timeout=5).read()
+
 while True:  # every line is flushed as it happens: the container may be stopped at any moment
     tick = time.time()
     try:
-        urllib.request.urlopen(url, timeout=5).read()
+        try:
+            ask()
+        except Exception as first:
+            if not started:
+                raise
+            print(f"retried {tick:.3f} after {time.time() - tick:.3f} s: {first!r}"[:200], flush=True)
+            ask()  # one retry, as HTTP clients do (the openai SDK retries connection errors twice)
         ok += 1
         if not started:
             started = True
@@ -48,7 +58,7 @@ while True:  # every line is flushed as it happens: the container may be stopped
             print(f"ok {ok}", flush=True)
     except Exception as exc:
         if started:  # before the first answer the name may not exist yet: not a swap's doing
-            print(f"failure {tick:.3f} {exc!r}"[:160], flush=True)
+            print(f"failure {tick:.3f} {exc!r}"[:200], flush=True)
     time.sleep(0.02)
 """
 
@@ -121,11 +131,13 @@ class NetworkClient:
             time.sleep(0.1)
 
     def stop(self) -> tuple[int, list[str]]:
-        """(requests answered, failures) over the client's life."""
+        """(requests answered, failures after the retry) over the client's life; retries are kept in
+        `self.retried` for the report."""
         self.container.kill()
         lines = self.container.logs().decode().splitlines()
         self.container.remove(force=True)
         counts = [int(line.split()[1]) for line in lines if line.startswith("ok ")]
+        self.retried = [line for line in lines if line.startswith("retried")]
         return max(counts, default=0), [line for line in lines if line.startswith("failure")]
 
 
@@ -179,6 +191,7 @@ def test_a_blue_green_swap_moves_the_name_without_one_failed_request(
     result = apply_recipe(load_recipe(recipes["B"]))
     answered, failures = watcher.stop()
     assert failures == [], f"{len(failures)} of {answered + len(failures)} requests failed during the swap"
+    assert watcher.retried == [], f"requests needed a retry (a blip, not an outage): {watcher.retried}"
     assert answered > 20, "the client did not run through the swap"
     assert result.downtime_s == 0.0 and "cutover" in result.timings
     new = assert_settled(docker_client, network, recipes["B"])
@@ -186,7 +199,8 @@ def test_a_blue_green_swap_moves_the_name_without_one_failed_request(
     print(
         f"blue-green A→B: {answered} requests answered, 0 failed; engine start "
         f"{result.timings['engine_start']:.1f} s, smoke {result.timings['smoke']:.1f} s, cutover "
-        f"{result.timings['cutover'] * 1e3:.0f} ms, total {result.timings['total']:.1f} s"
+        f"{result.timings['cutover'] * 1e3:.0f} ms, total {result.timings['total']:.1f} s; "
+        f"no retry needed"
     )
     assert run_cli("plan", recipes["B"]).returncode == 0
 
@@ -215,10 +229,11 @@ def test_a_failed_blue_green_swap_never_interrupts_the_old_engine(
     answered, failures = watcher.stop()
     assert says in raised.value.message.lower()
     assert failures == [], f"the old engine missed {len(failures)} requests while the new one failed"
+    assert watcher.retried == [], f"requests needed a retry: {watcher.retried}"
     assert answered > 0
     assert assert_settled(docker_client, network, recipes["A"]) == old
     print(
-        f"blue-green to {recipe}: refused with {type(raised.value).__name__}; {answered} requests answered, 0 failed"
+        f"blue-green to {recipe}: refused with {type(raised.value).__name__}; {answered} requests answered, 0 failed, no retry"
     )
 
 
@@ -245,8 +260,9 @@ def test_a_blue_green_swap_killed_mid_way_converges_without_a_failed_request(
     apply_recipe(load_recipe(recipes["B"]))
     answered, failures = watcher.stop()
     assert failures == [], f"{len(failures)} requests failed across the kill at {step} and the convergence"
+    assert watcher.retried == [], f"requests needed a retry: {watcher.retried}"
     assert answered > 0
     assert_settled(docker_client, network, recipes["B"])
     print(
-        f"blue-green killed at {step}: plan showed the difference; converged; {answered} requests, 0 failed"
+        f"blue-green killed at {step}: plan showed the difference; converged; {answered} requests, 0 failed, no retry"
     )
