@@ -17,6 +17,9 @@ NVIDIA/TensorRT-LLM `tensorrt_llm/commands/serve.py` @ 00209af1 (1.3.0rc line; `
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import yaml
 
 from deployctl.checkpoint import Checkpoint
@@ -61,10 +64,15 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     mounts = list(placement.checkpoint_mounts(checkpoint))
     options = extra_options(recipe, checkpoint)
     if options:
-        target = f"{placement.config_dir}/{OPTIONS_FILE}"
-        files.append(
-            GeneratedFile(name=OPTIONS_FILE, content=yaml.safe_dump(options, sort_keys=True), target=target)
-        )
+        content = yaml.safe_dump(options, sort_keys=True)
+        name = OPTIONS_FILE
+        if placement.runtime is RuntimeKind.PROCESS:
+            # A local engine reads the file from a host folder shared by the deployment's instances: one
+            # name per content, so an old engine kept for a rollback still reads its own options after
+            # the new one wrote its file. (A container gets its own read-only bind mount instead.)
+            name = f"{Path(OPTIONS_FILE).stem}-{hashlib.sha256(content.encode()).hexdigest()[:12]}.yaml"
+        target = f"{placement.config_dir}/{name}"
+        files.append(GeneratedFile(name=name, content=content, target=target))
         args += ["--extra_llm_api_options", target]
         if placement.runtime is RuntimeKind.DOCKER:
             mounts.append(Mount(source=OPTIONS_FILE, target=target, purpose="config"))

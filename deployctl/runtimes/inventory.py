@@ -8,9 +8,11 @@ rollback) and then its document; it is idempotent. Both are what `deployctl stat
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from deployctl import settings
 from deployctl.errors import RuntimeUnavailable, StateError
 from deployctl.runtimes.base import Handle
 from deployctl.runtimes.registry import find_everywhere, runtime_for
@@ -88,7 +90,18 @@ def destroy_deployment(name: str, store: StateStore | None = None) -> DestroyRes
             runtime_for(handle).remove(handle)
             removed.append(handle.name)
         deleted = store.delete(name)
+        remove_generated_files(name)
     return DestroyResult(deployment=name, removed=tuple(removed), state_deleted=deleted)
+
+
+def remove_generated_files(deployment: str) -> None:
+    """`<home>/run/<deployment>/`: files written for the deployment's local engines (never an
+    instance's own folder, which holds a process record and is its runtime's to remove)."""
+    folder = settings.home() / "run" / deployment
+    from deployctl.runtimes.process import RECORD_FILE
+
+    if folder.is_dir() and not (folder / RECORD_FILE).exists():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _row(handle: Handle, state: DeploymentState | None) -> StatusRow:

@@ -7,7 +7,9 @@
   else leaks in, so a deployment does not depend on whatever the operator's shell happens to hold.
 - output: stdout and stderr appended to `<logs_dir>/<name>.log`.
 - generated files (`spec.files`) are written at their `target`, which for this runtime is a host path:
-  the caller builds the Placement with `config_dir=str(instance_dir(name))`.
+  `apply` builds the Placement with `config_dir=<home>/run/<deployment>`, shared by the deployment's
+  instances, and engines name such files by their content (trtllm.py), so a kept old instance still
+  reads its own; `destroy` removes the folder.
 - a *process record* (`<home>/run/<name>/process.json`, written atomically) holds the pid, process
   group, the kernel's start time of the pid, the argv and its hash, the spec and the interpreter, so a
   later deployctl run can find, restart and stop it. A pid counts as ours only while its start time

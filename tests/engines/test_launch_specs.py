@@ -80,6 +80,17 @@ def test_trtllm_options_file_carries_kv_dtype_and_memory_fraction() -> None:
     assert any(m.target == options.target and m.purpose == "config" for m in spec.mounts)
 
 
+def test_a_local_trtllm_names_its_options_file_by_content_so_a_kept_old_engine_keeps_its_own() -> None:
+    def options_target(fraction: float) -> str:
+        recipe = {"gpu": "H100 SXM", "engine": {"name": "trtllm", "gpu_memory_utilization": fraction}}
+        (options,) = spec_for(recipe, "fp8", "fp8", runtime="process").files
+        assert options.target.startswith("/run/demo/trtllm-extra-options-") and options.name in options.target
+        return options.target
+
+    assert options_target(0.8) == options_target(0.8)
+    assert options_target(0.8) != options_target(0.7)
+
+
 def test_process_runtime_uses_host_paths_and_the_recipe_port() -> None:
     spec = spec_for({"gpu": "cpu", "engine": "transformers", "serve": {"port": 8123, "host": "127.0.0.1"}},
                     runtime="process")
