@@ -214,9 +214,9 @@ def _verified(
 
 
 def _attach(run: Run, handle) -> None:
-    network = run.spec.service_network if run.result.spec else None
-    if network:
-        run.world.runtime.attach(handle, network, run.spec.deployment)
+    """On `serve.network`, answer there under the deployment's name (a no-op when it does already)."""
+    if run.spec.service_network:
+        run.world.runtime.attach(handle, run.spec.service_network, run.spec.deployment)
 
 
 def _launch(run: Run):

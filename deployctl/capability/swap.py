@@ -121,7 +121,7 @@ def _memory_blocker(
     if memory.engine is EngineName.VLLM and not recipe.engine.kv_cache_memory_bytes:
         return _vllm_shares(recipe, gpu, shape, memory, total)
     if memory.engine is EngineName.TRTLLM:
-        return _trtllm_remainder(recipe, gpu, shape, memory)
+        return _trtllm_remainder(gpu, memory)
     one = memory.weights_per_gpu + memory.overhead_per_gpu + memory.kv_bytes_needed
     if 2 * one > total:
         return (
@@ -133,7 +133,9 @@ def _memory_blocker(
     return None
 
 
-def _vllm_shares(recipe, gpu: GpuInfo, shape: ModelShape, memory: MemoryEstimate, total: float):
+def _vllm_shares(
+    recipe: Recipe, gpu: GpuInfo, shape: ModelShape, memory: MemoryEstimate, total: float
+) -> tuple[str, str, str] | None:
     share = memory.usable_per_gpu / gpu.memory_bytes
     if 2 * memory.usable_per_gpu <= total:
         return None
@@ -156,7 +158,7 @@ def _vllm_shares(recipe, gpu: GpuInfo, shape: ModelShape, memory: MemoryEstimate
     )
 
 
-def _trtllm_remainder(recipe, gpu: GpuInfo, shape: ModelShape, memory: MemoryEstimate):
+def _trtllm_remainder(gpu: GpuInfo, memory: MemoryEstimate) -> tuple[str, str, str] | None:
     fixed = memory.weights_per_gpu + memory.overhead_per_gpu
     first = fixed + memory.kv_budget_per_gpu  # weights, then its fraction of the rest for KV
     left = gpu.memory_bytes - first

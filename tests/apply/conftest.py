@@ -85,12 +85,7 @@ def recipes(tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path], f
             "serve": {"host": "127.0.0.1", "port": port, "health_timeout_s": 120},
             "smoke": {"prompt": "Say hello.", "max_tokens": 8},
         }
-        for dotted, value in changes.items():
-            section, leaf = dotted.split("__")
-            data[section][leaf] = value
-        path = folder / f"{key}.yaml"
-        path.write_text(yaml.safe_dump(data))
-        return path
+        return write_recipe(folder / f"{key}.yaml", data, changes)
 
     seed0 = models["seed0"]
     return {
@@ -102,6 +97,15 @@ def recipes(tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path], f
         "fails-smoke": write("fails-smoke", seed0, dtype="bfloat16", runtime__python=str(fake_engine_python)),
         "port": port,
     }
+
+
+def write_recipe(path: Path, data: dict, changes: dict) -> Path:
+    """`data` with `section__leaf=value` changes applied, written as YAML at `path`."""
+    for dotted, value in changes.items():
+        section, leaf = dotted.split("__")
+        data[section][leaf] = value
+    path.write_text(yaml.safe_dump(data))
+    return path
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

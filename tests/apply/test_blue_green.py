@@ -20,14 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from deployctl.apply import apply_recipe
 from deployctl.errors import EngineStartFailed, SmokeTestFailed
 from deployctl.launch_spec import LABEL_DEPLOYMENT
 from deployctl.recipe.load import load_recipe
 from deployctl.state import StateStore
-from tests.apply.conftest import CLI, run_cli
+from tests.apply.conftest import CLI, run_cli, write_recipe
 from tests.launch_helpers import tiny_model_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.container]
@@ -84,12 +83,7 @@ def recipes(tmp_path_factory, transformers_image: str, network: str) -> dict[str
             "serve": {"port": 8000, "network": network, "swap": "blue-green", "health_timeout_s": 180},
             "smoke": {"prompt": "Say hello.", "max_tokens": 8},
         }
-        for dotted, value in changes.items():
-            section, leaf = dotted.split("__")
-            data[section][leaf] = value
-        path = folder / f"{key}.yaml"
-        path.write_text(yaml.safe_dump(data))
-        return path
+        return write_recipe(folder / f"{key}.yaml", data, changes)
 
     return {
         "A": write("A", dtype="float32"),
