@@ -8,6 +8,8 @@
 #   models                              Qwen3-0.6B- and 8B-shaped random-weight models
 #   quantize-small / quantize-8b        deployctl quantize vs direct Model Optimizer (benchmarks/quantize.py)
 #   serve FORMAT                        apply (process runtime) + bench, then the same flags by hand + anchor client
+#   two-engines                         capability/swap.py's vLLM rule: two engines at 0.45 of the GPU start
+#                                       side by side; a second at vLLM's default share is refused
 # The by-hand side uses the team's anchor scripts (carry .anchor: serve_bench.sh, bench.py).
 # Results land in $OUT (the device tool returns them); /tmp survives only while the machine is held.
 set -euo pipefail
@@ -91,5 +93,32 @@ serve)
   $DC destroy "$name"
   byhand "$fmt" ;;
 byhand) byhand "$2" ;;
+two-engines)
+  [ -d $M/q06 ] || python3 benchmarks/gpu/make_model.py Qwen/Qwen3-0.6B $M/q06 > /dev/null
+  start() {  # start PORT [vllm flags...]: serve q06 in the background, print the pid
+    port=$1; shift
+    python3 -m vllm.entrypoints.cli.main serve $M/q06 --host 127.0.0.1 --port "$port" --served-model-name m \
+      --max-model-len 4096 "$@" > "$OUT/two-engines-$port.log" 2>&1 &
+    echo $!
+  }
+  healthy() {  # healthy PORT PID: seconds to /health 200, or the engine's last words
+    t0=$(date +%s.%N)
+    for _ in $(seq 1 300); do
+      curl -sf "127.0.0.1:$1/health" >/dev/null && { python3 -c "print(round($(date +%s.%N)-$t0,1))"; return 0; }
+      kill -0 "$2" 2>/dev/null || { echo "exited: $(grep -iE 'error|memory' "$OUT/two-engines-$1.log" | tail -2)"; return 1; }
+      sleep 1
+    done; echo timeout; return 1
+  }
+  used() { nvidia-smi --query-gpu=memory.used,memory.total --format=csv,noheader; }
+  {
+    echo "idle: $(used)"
+    a=$(start 8001 --gpu-memory-utilization 0.45); echo "A (0.45) healthy after $(healthy 8001 "$a") s: $(used)"
+    b=$(start 8002 --gpu-memory-utilization 0.45); echo "B (0.45) beside A healthy after $(healthy 8002 "$b") s: $(used)"
+    curl -s 127.0.0.1:8001/v1/completions -H 'Content-Type: application/json' -d '{"model":"m","prompt":"hi","max_tokens":4}' | head -c 120; echo
+    curl -s 127.0.0.1:8002/v1/completions -H 'Content-Type: application/json' -d '{"model":"m","prompt":"hi","max_tokens":4}' | head -c 120; echo
+    kill "$b"; wait "$b" 2>/dev/null || true  # its exit status is the SIGTERM
+    c=$(start 8003); echo "C (vLLM's default share) beside A: $(healthy 8003 "$c" || true)"
+    kill "$a" "$c" 2>/dev/null || true; wait 2>/dev/null || true
+  } 2>&1 | tee "$OUT/two-engines.txt" ;;
 *) echo "unknown phase $1"; exit 2 ;;
 esac

