@@ -49,16 +49,7 @@ def choose_swap(
         return SwapChoice(strategy="blue-green", reason=why), findings
     reason, field, fix = blocker
     if asked == "blue-green":
-        findings.append(
-            Finding(
-                subject="swap",
-                level=Level.REJECTED,
-                reason=f"serve.swap: blue-green cannot work here: {reason}",
-                source=SOURCE,
-                field=field,
-                fix=fix,
-            )
-        )
+        findings.append(_rejected(f"serve.swap: blue-green cannot work here: {reason}", field, fix))
     return SwapChoice(strategy="replace", reason=f"auto: {reason}"), findings
 
 
@@ -68,24 +59,18 @@ def _network_findings(recipe: Recipe) -> list[Finding]:
     if recipe.runtime.kind is not RuntimeKind.DOCKER or recipe.runtime.network == "host":
         where = "runtime: process" if recipe.runtime.kind is RuntimeKind.PROCESS else "runtime.network: host"
         return [
-            Finding(
-                subject="swap",
-                level=Level.REJECTED,
-                reason=f"serve.network is a container network; with {where} the engine joins none",
-                source=SOURCE,
-                field="serve.network",
-                fix="use runtime: docker (bridge networking), or remove serve.network",
+            _rejected(
+                f"serve.network is a container network; with {where} the engine joins none",
+                "serve.network",
+                "use runtime: docker (bridge networking), or remove serve.network",
             )
         ]
     if not _is_dns_label(recipe.name):
         return [
-            Finding(
-                subject="swap",
-                level=Level.REJECTED,
-                reason=f"on serve.network the engine answers as '{recipe.name}', which is not a DNS name",
-                source=SOURCE,
-                field="name",
-                fix="use letters, digits and '-' only in the deployment name",
+            _rejected(
+                f"on serve.network the engine answers as '{recipe.name}', which is not a DNS name",
+                "name",
+                "use letters, digits and '-' only in the deployment name",
             )
         ]
     return []
@@ -174,6 +159,10 @@ def _trtllm_remainder(gpu: GpuInfo, memory: MemoryEstimate) -> tuple[str, str, s
         "engine.gpu_memory_utilization",
         "lower engine.gpu_memory_utilization (trtllm's free_gpu_memory_fraction), or use serve.swap: replace",
     )
+
+
+def _rejected(reason: str, field: str, fix: str) -> Finding:
+    return Finding(subject="swap", level=Level.REJECTED, reason=reason, source=SOURCE, field=field, fix=fix)
 
 
 def _is_dns_label(name: str) -> bool:

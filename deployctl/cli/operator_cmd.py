@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from deployctl.atomic import atomic_write_text
+from deployctl.cli.judging import judge_named_gpu
 from deployctl.cli.output import out
 from deployctl.errors import UsageError
 
@@ -43,7 +44,7 @@ def compose(
     written = []
     for recipe_file in recipe_files:
         recipe = load_recipe(recipe_file)
-        _judge_named_gpu(recipe, recipe_file)
+        judge_named_gpu(recipe, recipe_file)
         text = render_recipe_compose(recipe, recipe_path=str(recipe_file), portable=portable)
         target = output or (out_dir / recipe_file.name if out_dir else None)
         if target is None:
@@ -194,19 +195,6 @@ def compare(
     plot = plot_compare(rows, folder / "compare.png", title=f"{recipe.name} ({recipe.gpu.type})")
     out.ok(f"wrote {folder / 'compare.md'}, {plot} and compare.json")
     out.result({"formats": figures, "table": str(folder / "compare.md"), "plot": str(plot)}, human=table)
-
-
-def _judge_named_gpu(recipe: Any, recipe_file: Path) -> None:
-    """Refuse to render a recipe the capability table rejects; a GPU left to `auto` is not judged
-    here (the machine that runs the file may differ from this one)."""
-    if recipe.gpu.type.strip().lower() == "auto":
-        return
-    from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
-
-    verdict = judge_recipe(recipe, gpu=resolve_gpu(recipe))
-    for warning in verdict.warnings:
-        out.warning(warning)
-    raise_if_rejected(verdict, recipe, file=recipe_file)
 
 
 def _levels(text: str) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from deployctl.atomic import atomic_write_text
+from deployctl.cli.judging import judge_named_gpu
 from deployctl.cli.output import out
 
 TARGET_HELP = "compose, deployment (Deployment+Service+PVC), lws (LeaderWorkerSet, gpu.nodes > 1) or dynamo."
@@ -37,7 +38,7 @@ def render(
     written = []
     for recipe_file in recipe_files:
         recipe = load_recipe(recipe_file)
-        _judge_named_gpu(recipe, recipe_file)
+        judge_named_gpu(recipe, recipe_file)
         text = render_target(recipe, target, recipe_path=str(recipe_file), portable=portable)
         if out_dir is None:
             out.result({"recipe": str(recipe_file), "target": target, "text": text}, human=None)
@@ -50,18 +51,6 @@ def render(
         out.ok(f"{recipe_file} → {path}")
     if written:
         out.result({"files": written}, human=None)
-
-
-def _judge_named_gpu(recipe, recipe_file: Path) -> None:
-    """Refuse what the capability table rejects; `gpu: auto` is judged where the file runs."""
-    if recipe.gpu.type.strip().lower() == "auto":
-        return
-    from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
-
-    verdict = judge_recipe(recipe, gpu=resolve_gpu(recipe))
-    for warning in verdict.warnings:
-        out.warning(warning)
-    raise_if_rejected(verdict, recipe, file=recipe_file)
 
 
 def register(app: typer.Typer) -> None:

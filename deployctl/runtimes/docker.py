@@ -187,7 +187,7 @@ class DockerRuntime:
         container = self._get(handle)
         if container is None:
             raise DeployctlError(f"container {handle.name} is gone; it cannot join {network}")
-        if self.attached(handle, network):
+        if _on_network(container, network):
             return
         target = self._network(network)
         try:
@@ -199,16 +199,14 @@ class DockerRuntime:
     def detach(self, handle: Handle, network: str) -> None:
         """Leave `network` (idempotent): the alias stops resolving to this container."""
         container = self._get(handle)
-        if container is None or not self.attached(handle, network):
+        if container is None or not _on_network(container, network):
             return
         with _engine_errors():
             self._network(network).disconnect(container)
 
     def attached(self, handle: Handle, network: str) -> bool:
         container = self._get(handle)
-        if container is None:
-            return False
-        return network in (container.attrs.get("NetworkSettings", {}).get("Networks") or {})
+        return container is not None and _on_network(container, network)
 
     def _network(self, name: str) -> Any:
         from docker.errors import NotFound
@@ -366,6 +364,10 @@ def _launch_error(exc: Exception, spec: LaunchSpec, name: str) -> DeployctlError
             hint=f"stop whatever listens there (`ss -ltnp 'sport = :{spec.port}'`) or choose another serve.port",
         )
     return EngineStartFailed(f"the container engine refused to start {name}: {text}")
+
+
+def _on_network(container: Any, network: str) -> bool:
+    return network in (container.attrs.get("NetworkSettings", {}).get("Networks") or {})
 
 
 def _owned(labels: dict[str, str] | None, deployment: str | None) -> bool:

@@ -1,0 +1,19 @@
+"""The capability check the rendering verbs (`compose`, `render`) share before writing any file."""
+
+from pathlib import Path
+from typing import Any
+
+from deployctl.cli.output import out
+
+
+def judge_named_gpu(recipe: Any, recipe_file: Path) -> None:
+    """Refuse what the capability table rejects, printing fallback warnings. A GPU left to `auto` is
+    not judged here: the machine that runs the rendered file may differ from this one."""
+    if recipe.gpu.type.strip().lower() == "auto":
+        return
+    from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+
+    verdict = judge_recipe(recipe, gpu=resolve_gpu(recipe))
+    for warning in verdict.warnings:
+        out.warning(warning)
+    raise_if_rejected(verdict, recipe, file=recipe_file)
