@@ -3,7 +3,8 @@
 Usage: python fake_engine.py PORT MODE  (binds 127.0.0.1 only; stdlib only, starts in ~50 ms)
 
 Modes: ok | models-late:SECONDS | hang | exit:CODE | print-env:NAME (prints it, exits 1) | no-usage | empty-text |
-bad-finish | stream-no-usage | too-many-tokens | needs-key:VALUE
+bad-finish | stream-no-usage | too-many-tokens | needs-key:VALUE | slow-stream:SECONDS (a pause before each
+streamed event, flushed as written: what a front must pass through unbuffered)
 """
 
 from __future__ import annotations
@@ -95,7 +96,10 @@ class Handler(BaseHTTPRequestHandler):
             events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
             events.append({**base, "choices": [], "usage": usage(body)})
         for event in events:
+            if MODE.startswith("slow-stream:"):
+                time.sleep(float(MODE.split(":")[1]))
             self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+            self.wfile.flush()
         self.wfile.write(b"data: [DONE]\n\n")
 
 
