@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# unpack-haproxy.sh DEBS DEST: unpack the .debs fetch-haproxy.sh downloaded into DEST with `dpkg -x`
+# and write DEST/bin/haproxy, a wrapper that execs HAProxy through the unpacked dynamic loader with the
+# unpacked libraries as its library path (LD_LIBRARY_PATH for HAProxy alone: the engines on the same
+# machine never load these libraries, and the target's glibc version does not matter). The pid
+# deployctl records is HAProxy's own. Put DEST/bin first on PATH. Prints the wrapper's path.
+set -euo pipefail
+DEBS=$(cd "$1" && pwd)
+DEST=$2
+mkdir -p "$DEST/root" "$DEST/bin"
+for deb in "$DEBS"/*.deb; do dpkg -x "$deb" "$DEST/root"; done
+libs="$DEST/root/usr/lib/x86_64-linux-gnu:$DEST/root/lib/x86_64-linux-gnu"
+cat > "$DEST/bin/haproxy" <<WRAPPER
+#!/bin/sh
+LD_LIBRARY_PATH="$libs" exec "$DEST/root/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$DEST/root/usr/sbin/haproxy" "\$@"
+WRAPPER
+chmod +x "$DEST/bin/haproxy"
+"$DEST/bin/haproxy" -v >&2
+echo "$DEST/bin/haproxy"
