@@ -220,6 +220,11 @@ class HaproxyFront:
         The new slot takes traffic before the old one stops taking it, so some slot is always up; the
         old slot drains (its requests in flight finish, up to `drain_timeout_s`) before it is disabled.
         """
+        self.switch(host, port)
+        return self.settle(drain_timeout_s=drain_timeout_s)
+
+    def switch(self, host: str, port: int) -> None:
+        """New requests go to host:port from now on; the other slot drains (see `settle`)."""
         target = f"{host}:{port}"
         slots = {s.slot: s for s in self.slots()}
         chosen = next((s for s in slots.values() if s.address == target and s.serving), None)
@@ -231,8 +236,13 @@ class HaproxyFront:
             self.command(f"enable server {BACKEND}/{chosen.slot}")
         elif chosen.status == "DRAIN":
             self.command(f"set server {BACKEND}/{chosen.slot} state ready")
-        others = [s.slot for s in slots.values() if s.slot != chosen.slot]
-        return self._retire(others, drain_timeout_s)
+        for other in slots.values():
+            if other.slot != chosen.slot and other.status not in ("MAINT", "DRAIN"):
+                self.command(f"set server {BACKEND}/{other.slot} state drain")
+
+    def settle(self, *, drain_timeout_s: float) -> float:
+        """Wait for draining slots to finish their requests in flight, then disable them; seconds waited."""
+        return self._retire([s.slot for s in self.slots() if s.status == "DRAIN"], drain_timeout_s)
 
     def hold(self, *, drain_timeout_s: float) -> float:
         """Take every slot out of service after its requests in flight finish: new requests get 503."""
