@@ -20,6 +20,7 @@ from deployctl.errors import StateError
 from deployctl.launch_spec import LaunchSpec
 from deployctl.plan import Desired, Instance, Observed, make_plan
 from deployctl.recipe.model import Recipe
+from deployctl.front.observe import desired_front, front_of, resolve_front
 from deployctl.state import recipe_hash
 from deployctl.swap import ApplyResult, Reporter, Run, World, execute, pause, smoke_test
 
@@ -87,6 +88,7 @@ def build_spec(recipe: Recipe, checkpoint: Checkpoint) -> LaunchSpec:
 
 def observe(name: str, runtime, store) -> World:
     """State plus reality: every instance labelled for `name`, the recorded one probed for health."""
+    from deployctl.front.observe import observe_front
     from deployctl.serve.health import probe
 
     previous = store.load(name)
@@ -108,6 +110,7 @@ def observe(name: str, runtime, store) -> World:
         recorded_instance=recorded,
         recorded_recipe_hash=previous.recipe_hash if previous else None,
         instances=tuple(instances),
+        **observe_front(name, previous.handle if previous else None),
     )
     return World(runtime=runtime, previous=previous, handles=handles, observed=observed)
 
@@ -127,6 +130,7 @@ def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) ->
         missing_reason="" if checkpoint else missing_reason(recipe),
         recipe_hash=recipe_hash(recipe),
         **_strategy(recipe, swap),
+        **desired_front(recipe, spec, world.previous),
     )
     plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": checkpoint is not None}))
     return ApplyResult(deployment=recipe.name, plan=plan, spec=spec, checkpoint=checkpoint)
@@ -155,6 +159,7 @@ def apply_recipe(
     from deployctl.state import StateStore
 
     started = time.perf_counter()
+    recipe = resolve_front(recipe)
     warnings, swap = judge(recipe, recipe_path=recipe_path)
     for message in warnings:
         report(f"warning: {message}")
@@ -172,7 +177,7 @@ def apply_recipe(
         if result.plan.needs_checkpoint:
             result = _make_checkpoint(recipe, world, result, report, swap)
         pause("checkpoint")
-        execute(Run(recipe, recipe_path, world, store, result, report))
+        execute(Run(recipe, recipe_path, world, store, result, report, front_of(recipe, result)))
     result.timings["total"] = time.perf_counter() - started
     return result
 
@@ -212,15 +217,16 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
         checkpoint = _revision_checkpoint(name, revision)
         spec = revision.spec
         world = observe(name, get_runtime(recipe.runtime), store)
+        swap = swap_choice_of(recipe)
         desired = Desired(
             deployment=name, spec_hash=spec.spec_hash(), checkpoint=checkpoint.key,
             quantized=checkpoint.is_quantized, recipe_hash=revision.recipe_hash,
-            **_strategy(recipe, swap_choice_of(recipe)),
+            **_strategy(recipe, swap), **desired_front(recipe, spec, world.previous),
         )  # fmt: skip
         plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": True}))
         result = ApplyResult(deployment=name, plan=plan, spec=spec, checkpoint=checkpoint)
         report(str(plan))
-        execute(Run(recipe, None, world, store, result, report))
+        execute(Run(recipe, None, world, store, result, report, front_of(recipe, result)))
     return result
 
 

@@ -102,7 +102,7 @@ class Desired(BaseModel):
     service: str | None = None  # "<name>:<port> on <network>": the address a blue-green swap moves
     front: str | None = None  # "haproxy on <host>:<port>" when the recipe has a front
     front_identity: str | None = None  # FrontSpec.identity() of the wanted front
-    expected_downtime: str = ""  # what a swap costs clients, e.g. "0 s" or "~12 s (503 + Retry-After)"
+    expected_downtime: str = ""  # what a replace costs clients, e.g. "~12 s, the last engine start (503 ...)"
 
 
 class Plan(BaseModel):
@@ -246,16 +246,17 @@ def _engine_operation(desired: Desired, observed: Observed) -> Operation:
         return Operation(kind=OperationKind.RESTART, resource=engine, cause=f"{recorded.name} {why}")
     target = desired.spec_hash or "the new checkpoint's spec"
     note = f"; {desired.strategy_note}" if desired.strategy_note else ""
-    if desired.expected_downtime:
-        note += f"; expected downtime {desired.expected_downtime}"
     if desired.strategy == "blue-green" and recorded.phase == "running":
         moves = f"the front {desired.front} switches" if desired.front else f"{desired.service} moves"
         return Operation(
             kind=OperationKind.BLUE_GREEN,
             resource=engine,
             cause=f"spec {recorded.spec_hash} → {target} (the new engine starts beside {recorded.name}, "
-            f"which serves until the new one passes its smoke test and {moves} to it){note}",
+            f"which serves until the new one passes its smoke test and {moves} to it){note}; "
+            "expected downtime 0 s",
         )
+    if desired.expected_downtime:
+        note += f"; expected downtime {desired.expected_downtime}"
     kept = (
         "stopped now, restarted if the new one fails"
         if recorded.phase == "exited"

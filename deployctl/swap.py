@@ -28,13 +28,15 @@ from pathlib import Path
 
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import DeployctlError
+from deployctl.front.cutover import Front, serve_from
+from deployctl.front.steps import blue_green_through_front, front_steps, hold_front, serve_through_front
 from deployctl.launch_spec import LaunchSpec
 from deployctl.plan import Observed, OperationKind, Plan
 from deployctl.recipe.model import Recipe, RuntimeKind
 
 Reporter = Callable[[str], None]
 PAUSE_ENV = "DEPLOYCTL_TEST_PAUSE_AT"
-PAUSE_STEPS = ("locked", "checkpoint", "stopped", "launched", "smoked", "attached", "recorded")
+PAUSE_STEPS = ("locked", "checkpoint", "stopped", "launched", "smoked", "attached", "switched", "recorded")
 STOP_TIMEOUT_S = 10.0  # graceful stop; uvicorn waits this long for idle keep-alive clients
 # After the name moved: clients that resolved it just before still reach the old engine this long.
 DRAIN_S = float(os.environ.get("DEPLOYCTL_DRAIN_S", "2"))
@@ -76,6 +78,7 @@ class Run:
     store: object
     result: ApplyResult
     report: Reporter
+    front: Front | None = None  # the front that owns the public port (docs/front.md), when the recipe has one
 
     @property
     def spec(self) -> LaunchSpec:
@@ -91,9 +94,10 @@ def execute(run: Run) -> None:
     recorded = handles.get(run.world.observed.recorded_instance or "")
     if op.kind is OperationKind.ATTACH:
         _attach(run, recorded)
+    front_steps(run, plan, recorded)
     _remove_orphans(run, [handles[name] for name in plan.orphans])
     if op.kind in (OperationKind.KEEP, OperationKind.ATTACH):
-        run.result.endpoint = recorded.endpoint
+        run.result.endpoint = run.front.spec.public_url if run.front else recorded.endpoint
         if any(o.kind is OperationKind.RECORD for o in plan.operations):
             record(run, recorded)
         return
@@ -102,6 +106,8 @@ def execute(run: Run) -> None:
         _serve_verified(run, lambda: runtime.start(recorded), discard_on_failure=False)
     elif op.kind is OperationKind.CREATE:
         _serve_verified(run, lambda: _launch(run), discard_on_failure=True)
+    elif op.kind is OperationKind.BLUE_GREEN and run.front:
+        blue_green_through_front(run, recorded)
     elif op.kind is OperationKind.BLUE_GREEN:
         _blue_green(run, recorded)
     else:
@@ -126,8 +132,8 @@ def _remove_orphans(run: Run, orphans: list) -> None:
 def _replace(run: Run, old) -> None:
     """Stop the old engine (kept), start the new one; restore the old on any failure."""
     runtime = run.world.runtime
+    stopped_at = hold_front(run) if run.front else time.perf_counter()
     run.report(f"stopping {old.name} (kept until the new engine passes its smoke test)")
-    stopped_at = time.perf_counter()
     runtime.stop(old, timeout=STOP_TIMEOUT_S)
     pause("stopped")
     try:
@@ -135,6 +141,8 @@ def _replace(run: Run, old) -> None:
     except BaseException as failure:
         _restore(run, old, stopped_at, failure)
         raise
+    if run.front:  # until the front routes to the new engine (after its smoke test)
+        run.result.downtime_s = time.perf_counter() - stopped_at
     run.report(f"retiring {old.name}")
     runtime.remove(old)
 
@@ -214,7 +222,10 @@ def _verified(
 
 
 def _attach(run: Run, handle) -> None:
-    """On `serve.network`, answer there under the deployment's name (a no-op when it does already)."""
+    """On `serve.network`, answer there under the deployment's name (a no-op when it does already);
+    behind a front, the front sends every request to `handle`."""
+    if run.front:
+        serve_through_front(run, handle)
     if run.spec.service_network:
         run.world.runtime.attach(handle, run.spec.service_network, run.spec.deployment)
 
@@ -239,6 +250,7 @@ def record(run: Run, handle) -> None:
         spec=run.spec,
         handle=handle,
         timings=run.result.timings,
+        endpoint=run.front.spec.public_url if run.front else None,
     )
     run.store.save(state)
 
@@ -261,6 +273,8 @@ def _restore(run: Run, old, stopped_at: float, failure: BaseException) -> None:
     wait_until_healthy(runtime, restored, previous.spec, deadline_s=previous.spec.startup_budget_s)
     if previous.spec.service_network:
         runtime.attach(restored, previous.spec.service_network, previous.spec.deployment)
+    if run.front:
+        serve_from(run.front, restored)
     down = time.perf_counter() - stopped_at
     run.report(f"{old.name} is serving again at {restored.endpoint} (endpoint down {down:.1f} s)")
     if restored.id != old.id:  # the process runtime starts a new pid: keep state pointing at it

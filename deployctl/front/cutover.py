@@ -15,13 +15,16 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from deployctl.errors import DeployctlError
 from deployctl.front.config import FrontSpec
 from deployctl.front.haproxy import HaproxyFront, socket_path
-from deployctl.instance import Handle
 from deployctl.recipe.model import Recipe
+
+if TYPE_CHECKING:
+    from deployctl.instance import Handle
 
 DRAIN_TIMEOUT_S = 60.0  # requests in flight on the old engine get this long to finish before it stops
 _CHUNK = 16 << 20

@@ -81,7 +81,7 @@ CASES = [
     (
         "a blue-green swap through the front says the front switches and what downtime to expect",
         WITH_FRONT.model_copy(
-            update={"spec_hash": "bbb", "strategy": "blue-green", "expected_downtime": "0 s",
+            update={"spec_hash": "bbb", "strategy": "blue-green", "expected_downtime": "~12 s (503)",
                     "strategy_note": "two engines fit in host memory"}
         ),
         observed(serving()),
