@@ -57,7 +57,6 @@ class FrontSpec(_Frozen):
     health_path: str = "/health"
     require_key: bool = False
     retry_after_s: int = Field(2, ge=1)
-    check_interval_ms: int = Field(500, ge=100)
     connect_timeout_s: int = Field(5, ge=1)
     stream_timeout_s: int = Field(3600, ge=1, description="client and server inactivity: long generations")
 
@@ -139,17 +138,15 @@ def _frontend(spec: FrontSpec) -> list[str]:
 
 
 def _backend(spec: FrontSpec) -> list[str]:
-    lines = [
-        f"backend {BACKEND}",
-        "    balance roundrobin",
-        "    option httpchk",
-        f"    http-check send meth GET uri {spec.health_path}",
-        "    http-check expect status 200",
-        f"    default-server inter {spec.check_interval_ms} fall 2 rise 1",
-    ]
+    """No active health checks: deployctl enables a slot only after the engine passed its own health
+    and smoke checks, and a check that times out while a busy engine (or its starting neighbour) holds
+    the CPU would mark the only engine DOWN and turn every request into a 503 (seen on 2 cores). An
+    engine that dies is caught per request: the connect fails, is retried and redispatched, and ends
+    in the 503 above."""
+    lines = [f"backend {BACKEND}", "    balance roundrobin"]
     for upstream in spec.upstreams:
         state = "" if upstream.enabled else " disabled"
-        lines.append(f"    server {upstream.slot} {_address(upstream.host)}:{upstream.port} check{state}")
+        lines.append(f"    server {upstream.slot} {_address(upstream.host)}:{upstream.port}{state}")
     return lines
 
 

@@ -62,7 +62,8 @@ class SlotState:
 
     @property
     def serving(self) -> bool:
-        return self.status in ("UP", "DRAIN") or self.status.startswith("UP ")
+        """Takes requests or finishes them: anything but maintenance (without checks: "no check")."""
+        return not self.status.startswith(("MAINT", "DOWN"))
 
 
 @dataclass(frozen=True)

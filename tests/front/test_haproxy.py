@@ -176,3 +176,23 @@ def test_without_haproxy_the_error_says_how_to_install_it(tmp_path: Path, monkey
     with pytest.raises(RuntimeUnavailable) as raised:
         haproxy_binary()
     assert "apt-get install haproxy" in (raised.value.hint or "")
+
+
+def test_an_engine_that_dies_under_the_front_turns_into_503_not_a_refused_connection(haproxy, fronts) -> None:
+    import subprocess
+    import sys
+
+    from tests.launch_helpers import FAKE_ENGINE
+
+    port = free_port()
+    engine = subprocess.Popen([sys.executable, str(FAKE_ENGINE), str(port), "ok"], stdout=subprocess.DEVNULL)
+    try:
+        front, spec = started(fronts, haproxy, port)
+        deadline = time.monotonic() + 10
+        while get(spec.bind_port).status != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        engine.kill()
+        engine.wait()
+    answer = get(spec.bind_port)
+    assert answer.status == 503 and answer.getheader("Retry-After") == "2"
