@@ -31,13 +31,14 @@ class Tally:
 
 
 class Hammer:
-    """Threads sending GET `path` to host:port until stopped (or `max_requests` each)."""
+    """Threads sending GET `path` to host:port until stopped (or `max_requests` each), `pause_s` apart
+    (a pause leaves the 2 CPU cores to the engines the test is swapping)."""
 
     def __init__(
         self, port: int, path: str = "/v1/models", *, threads: int = 2, headers: dict | None = None,
-        keep_alive: bool = False, max_requests: int = 20_000,
+        keep_alive: bool = False, max_requests: int = 20_000, pause_s: float = 0.0,
     ) -> None:  # fmt: skip
-        self.port, self.path, self.headers = port, path, headers or {}
+        self.port, self.path, self.headers, self.pause_s = port, path, headers or {}, pause_s
         self.keep_alive, self.max_requests = keep_alive, max_requests
         self.tally = Tally()
         self._lock = threading.Lock()
@@ -68,6 +69,8 @@ class Hammer:
                 self._note(response.status, response.getheader("Retry-After"))
                 if not self.keep_alive:
                     conn.close()
+                if self.pause_s:
+                    time.sleep(self.pause_s)
             except (OSError, http.client.HTTPException) as exc:
                 with self._lock:
                     self.tally.errors.append(f"{type(exc).__name__}: {exc}")
