@@ -17,10 +17,10 @@ from deployctl import settings
 from deployctl.capability.verdict import SwapChoice
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import StateError
+from deployctl.front.observe import desired_front, front_of, resolve_front
 from deployctl.launch_spec import LaunchSpec
 from deployctl.plan import Desired, Instance, Observed, make_plan
 from deployctl.recipe.model import Recipe
-from deployctl.front.observe import desired_front, front_of, resolve_front
 from deployctl.state import recipe_hash
 from deployctl.swap import ApplyResult, Reporter, Run, World, execute, pause, smoke_test
 

@@ -72,7 +72,12 @@ class FrontSpec(_Frozen):
     def routed_to(self, host: str, port: int) -> FrontSpec:
         """The same front with `blue` serving host:port and `green` parked (what a fresh start renders)."""
         return self.model_copy(
-            update={"upstreams": (Upstream(slot="blue", host=host, port=port, enabled=True), Upstream(slot="green"))}
+            update={
+                "upstreams": (
+                    Upstream(slot="blue", host=host, port=port, enabled=True),
+                    Upstream(slot="green"),
+                )
+            }
         )
 
 
@@ -103,6 +108,9 @@ def _defaults(spec: FrontSpec) -> list[str]:
     return [
         "defaults",
         "    mode http",
+        # token streams are server-push: send each chunk as it comes instead of waiting to fill a
+        # packet (configuration manual, "option http-no-delay"); measured in tests/front/test_overhead.py
+        "    option http-no-delay",
         f"    timeout connect {spec.connect_timeout_s}s",
         f"    timeout client {spec.stream_timeout_s}s",
         f"    timeout server {spec.stream_timeout_s}s",

@@ -212,7 +212,9 @@ class HaproxyFront:
                 self.command("show info")
                 return
             time.sleep(0.05)
-        raise EngineStartFailed(f"the front did not answer on {self.folder / SOCKET_FILE} within {deadline_s:g} s")
+        raise EngineStartFailed(
+            f"the front did not answer on {self.folder / SOCKET_FILE} within {deadline_s:g} s"
+        )
 
     # -- switch ----------------------------------------------------------------------------------
     def route(self, host: str, port: int, *, drain_timeout_s: float) -> float:

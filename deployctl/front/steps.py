@@ -48,7 +48,9 @@ def hold_front(run: Any) -> float:
     held_at = time.perf_counter()
     if front is not None and front.running:
         drained = run.front.adapter.hold(drain_timeout_s=run.front.drain_timeout_s)
-        run.report(f"the front answers 503 + Retry-After until the new engine serves (drained {drained:.1f} s)")
+        run.report(
+            f"the front answers 503 + Retry-After until the new engine serves (drained {drained:.1f} s)"
+        )
     return held_at
 
 

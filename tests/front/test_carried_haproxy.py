@@ -21,7 +21,9 @@ def test_the_carried_haproxy_runs_a_front_from_its_own_libraries(haproxy, fake_e
     debs, dest = tmp_path / "debs", tmp_path / "unpacked"
     fetched = subprocess.run(["bash", SCRIPTS / "fetch-haproxy.sh", debs], capture_output=True, text=True)
     assert fetched.returncode == 0, fetched.stderr
-    unpacked = subprocess.run(["bash", SCRIPTS / "unpack-haproxy.sh", debs, dest], capture_output=True, text=True)
+    unpacked = subprocess.run(
+        ["bash", SCRIPTS / "unpack-haproxy.sh", debs, dest], capture_output=True, text=True
+    )
     assert unpacked.returncode == 0, unpacked.stderr
     wrapper = unpacked.stdout.strip()
     version = subprocess.run([wrapper, "-vv"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
@@ -29,14 +31,22 @@ def test_the_carried_haproxy_runs_a_front_from_its_own_libraries(haproxy, fake_e
 
     monkeypatch.setenv("PATH", f"{Path(wrapper).parent}:{os.environ['PATH']}")
     front = HaproxyFront("carried")
-    spec = FrontSpec(deployment="carried", bind_host="127.0.0.1", bind_port=free_port(), socket_path=socket_path("carried"))
+    spec = FrontSpec(
+        deployment="carried", bind_host="127.0.0.1", bind_port=free_port(), socket_path=socket_path("carried")
+    )
     try:
         record = front.start(spec, key=None, upstream=("127.0.0.1", fake_engine()))
         maps = Path(f"/proc/{record.pid}/maps").read_text()
         for library in ("libc.so.6", "liblua5.3.so.0", "libssl.so.3"):
-            paths = {line.split()[-1] for line in maps.splitlines() if line.endswith(library) or f"/{library}" in line}
+            paths = {
+                line.split()[-1]
+                for line in maps.splitlines()
+                if line.endswith(library) or f"/{library}" in line
+            }
             assert paths and all(p.startswith(str(dest)) for p in paths), (library, paths)
-        assert front.observe().running  # the recorded pid carries deployctl's token through the wrapper's exec
+        assert (
+            front.observe().running
+        )  # the recorded pid carries deployctl's token through the wrapper's exec
         import urllib.request
 
         assert urllib.request.urlopen(spec.public_url + "/v1/models", timeout=5).status == 200

@@ -29,7 +29,11 @@ KEY = "front-test-key-9f8e7d6c"
 
 def make_front(name: str = "fronttest", **options) -> tuple[HaproxyFront, FrontSpec]:
     spec = FrontSpec(
-        deployment=name, bind_host="127.0.0.1", bind_port=free_port(), socket_path=socket_path(name), **options
+        deployment=name,
+        bind_host="127.0.0.1",
+        bind_port=free_port(),
+        socket_path=socket_path(name),
+        **options,
     )
     return HaproxyFront(name), spec
 
@@ -77,13 +81,18 @@ def test_the_rendered_config_is_accepted_by_haproxy(haproxy, tmp_path: Path, req
 def test_twenty_switches_under_load_fail_no_request(haproxy, fake_engine, fronts) -> None:
     ports = [fake_engine(), fake_engine()]
     front, spec = started(fronts, haproxy, ports[0])
-    with Hammer(spec.bind_port, threads=2) as fresh, Hammer(spec.bind_port, keep_alive=True, threads=1) as kept:
+    with (
+        Hammer(spec.bind_port, threads=2) as fresh,
+        Hammer(spec.bind_port, keep_alive=True, threads=1) as kept,
+    ):
         time.sleep(0.3)
         for n in range(20):
             front.route("127.0.0.1", ports[(n + 1) % 2], drain_timeout_s=5)
             time.sleep(0.2)
     for tally in (fresh.tally, kept.tally):
-        print(f"{tally.requests} requests through 20 switches: {dict(tally.statuses)}, errors {tally.errors[:3]}")
+        print(
+            f"{tally.requests} requests through 20 switches: {dict(tally.statuses)}, errors {tally.errors[:3]}"
+        )
         assert tally.requests > 100
         assert tally.failed == 0 and tally.statuses[503] == 0, tally.errors[:5]
     assert {s.address for s in front.slots() if s.serving} == {f"127.0.0.1:{ports[0]}"}
@@ -107,7 +116,9 @@ def test_a_stream_in_flight_at_the_switch_completes_and_is_not_buffered(haproxy,
     conn = http.client.HTTPConnection("127.0.0.1", spec.bind_port, timeout=30)
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": 4}
     sent = time.monotonic()
-    conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    conn.request(
+        "POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"}
+    )
     response = conn.getresponse()
     first = response.fp.readline()
     first_at = time.monotonic() - sent

@@ -50,7 +50,9 @@ CASES = [
     (
         "a front routing to an orphan (a swap killed after the switch) is switched back before the orphan goes",
         WITH_FRONT,
-        observed(serving(), serving(B, "bbb"), front=UP.model_copy(update={"upstreams": ("127.0.0.1:4002",)})),
+        observed(
+            serving(), serving(B, "bbb"), front=UP.model_copy(update={"upstreams": ("127.0.0.1:4002",)})
+        ),
         """Plan for qwen:
   reuse-checkpoint  ck: base model, no quantization
   front             front haproxy on 127.0.0.1:8000: routes to 127.0.0.1:4002, not the recorded engine at 127.0.0.1:4001: switch it
@@ -81,8 +83,12 @@ CASES = [
     (
         "a blue-green swap through the front says the front switches and what downtime to expect",
         WITH_FRONT.model_copy(
-            update={"spec_hash": "bbb", "strategy": "blue-green", "expected_downtime": "~12 s (503)",
-                    "strategy_note": "two engines fit in host memory"}
+            update={
+                "spec_hash": "bbb",
+                "strategy": "blue-green",
+                "expected_downtime": "~12 s (503)",
+                "strategy_note": "two engines fit in host memory",
+            }
         ),
         observed(serving()),
         """Plan for qwen:
@@ -93,7 +99,10 @@ CASES = [
     (
         "a replace behind the front states the gap, answered with 503",
         WITH_FRONT.model_copy(
-            update={"spec_hash": "bbb", "expected_downtime": "~12 s, the last engine start (503 + Retry-After)"}
+            update={
+                "spec_hash": "bbb",
+                "expected_downtime": "~12 s, the last engine start (503 + Retry-After)",
+            }
         ),
         observed(serving()),
         """Plan for qwen:
