@@ -90,8 +90,9 @@ def _global(spec: FrontSpec) -> list[str]:
     lines = [
         f"# deployctl front for {spec.deployment}; generated, do not edit (swaps use the runtime API)",
         "global",
-        # management guide §9.3: `level admin` allows enable/disable/set server over this socket
-        f"    stats socket {_quoted(spec.socket_path)} mode 600 level admin",
+        # management guide §9.3: `level admin` allows enable/disable/set server over this socket;
+        # `expose-fd listeners` lets a restarted front take over the listening socket (`-x`, §3)
+        f"    stats socket {_quoted(spec.socket_path)} mode 600 level admin expose-fd listeners",
         "    stats timeout 10s",
         "    maxconn 4096",  # warnings and alerts go to stderr (`-db`): the front's log file
     ]

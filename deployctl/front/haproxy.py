@@ -36,7 +36,15 @@ from deployctl.errors import DeployctlError, EngineStartFailed, RuntimeUnavailab
 from deployctl.front.config import BACKEND, KEY_VARIABLE, SLOTS, FrontSpec, render_config
 from deployctl.launch_spec import LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_ROLE
 from deployctl.runtimes.base import ensure_port_free
-from deployctl.runtimes.process import TOKEN_VARIABLE, ProcessRecord, _leader_alive, _start_ticks, _stop_group
+from deployctl.runtimes.process import (
+    TOKEN_VARIABLE,
+    ProcessRecord,
+    _group_exists,
+    _leader_alive,
+    _reap,
+    _start_ticks,
+    _stop_group,
+)
 
 RECORD_FILE = "front.json"
 CONFIG_FILE = "haproxy.cfg"
@@ -47,6 +55,7 @@ INSTALL_HINT = (
     "or set serve.front: none (a swap then stops the engine before the new one answers)"
 )
 SBIN_PATH = "/usr/sbin:/usr/local/sbin"  # Debian installs haproxy here, off a normal user's PATH
+DRAIN_GRACE_S = 30.0  # a replaced front process finishes its requests in flight within this, or is stopped
 _SOCKET_MAX = 107  # sun_path is 108 bytes on Linux, NUL included
 _ENV = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
@@ -154,22 +163,34 @@ class HaproxyFront:
 
     # -- start / stop ----------------------------------------------------------------------------
     def start(self, spec: FrontSpec, *, key: str | None, upstream: tuple[str, int]) -> ProcessRecord:
-        """Start the front routing to `upstream` (host, port); a front already running is stopped first."""
+        """Start the front routing to `upstream` (host, port). A front already running hands its
+        listening socket over (`-x <its admin socket> -sf <its pid>`, management guide §3): the new
+        process takes the socket, the old one finishes its requests and leaves; no connection is
+        refused in between."""
         binary = haproxy_binary()
-        self.remove()
         if spec.require_key and not key:
             raise DeployctlError("the front needs the API key, and its variable is empty or unset")
+        old = self.record()
+        if old is not None and not _leader_alive(old):
+            self.remove()
+            old = None
         self.folder.mkdir(parents=True, exist_ok=True)
         config = self.folder / CONFIG_FILE
-        atomic_write_text(config, render_config(spec.routed_to(*upstream)))
         env = {k: os.environ[k] for k in _ENV if k in os.environ}
         token = secrets.token_hex(8)
         env[TOKEN_VARIABLE] = token
         if key:
             env[KEY_VARIABLE] = key  # HAProxy's environment only: read by the cfg's "${...}"
-        _check_config(binary, config, env)
-        ensure_port_free(spec.bind_host, spec.bind_port)
-        argv = (binary, "-db", "-f", str(config))
+        staged = self.folder / f"{CONFIG_FILE}.new"
+        atomic_write_text(staged, render_config(spec.routed_to(*upstream)))
+        _check_config(binary, staged, env)  # a bad config never replaces a running front
+        os.replace(staged, config)
+        takeover: tuple[str, ...] = ()
+        if old is None:
+            ensure_port_free(spec.bind_host, spec.bind_port)
+        else:
+            takeover = ("-x", str(self.folder / SOCKET_FILE), "-sf", str(old.pid))
+        argv = (binary, "-db", "-f", str(config), *takeover)
         log_path = settings.logs_dir() / f"{front_name(self.deployment)}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
@@ -191,6 +212,8 @@ class HaproxyFront:
         )  # fmt: skip
         atomic_write_text(self.folder / RECORD_FILE, record.model_dump_json(indent=2))
         self._wait_ready(child, log_path)
+        if old is not None:
+            _wait_finished(old, DRAIN_GRACE_S)
         return record
 
     def remove(self) -> None:
@@ -284,6 +307,18 @@ class HaproxyFront:
         if first.startswith(("unknown command", "no such", "require", "invalid", "permission denied")):
             raise DeployctlError(f"the front refused `{line}`: {answer.strip()}")
         return answer
+
+
+def _wait_finished(old: ProcessRecord, grace_s: float) -> None:
+    """The replaced front got SIGUSR1 (`-sf`): it finishes its requests in flight and exits by itself;
+    after `grace_s` it is stopped."""
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        _reap(old.pid)
+        if not _group_exists(old.pgid):
+            return
+        time.sleep(0.05)
+    _stop_group(old, 5.0)
 
 
 def _check_config(binary: str, config: Path, env: dict[str, str]) -> None:

@@ -120,7 +120,7 @@ def test_a_stream_in_flight_at_the_switch_completes_and_is_not_buffered(haproxy,
         "POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"}
     )
     response = conn.getresponse()
-    first = response.fp.readline()
+    first = response.readline()
     first_at = time.monotonic() - sent
     assert first.startswith(b"data: ")
     drained = front.route("127.0.0.1", other, drain_timeout_s=10)  # waits for the stream to finish
@@ -207,3 +207,19 @@ def test_an_engine_that_dies_under_the_front_turns_into_503_not_a_refused_connec
         engine.wait()
     answer = get(spec.bind_port)
     assert answer.status == 503 and answer.getheader("Retry-After") == "2"
+
+
+def test_a_front_restarted_with_a_new_configuration_refuses_no_connection(haproxy, fake_engine, fronts) -> None:
+    """A key added (or any change that needs a new HAProxy process): the new process takes the listening
+    socket over from the old one (-x, -sf); clients see 200, then 401 for lacking the key, never an error."""
+    port = fake_engine()
+    front, spec = started(fronts, haproxy, port)
+    old_pid = front.record().pid
+    with Hammer(spec.bind_port, threads=2) as hammer:
+        time.sleep(0.3)
+        front.start(spec.model_copy(update={"require_key": True}), key=KEY, upstream=("127.0.0.1", port))
+        time.sleep(0.3)
+    print(f"restart under load: {hammer.tally.requests} requests {dict(hammer.tally.statuses)}")
+    assert hammer.tally.errors == [] and set(hammer.tally.statuses) == {200, 401}
+    assert front.record().pid != old_pid and not Path(f"/proc/{old_pid}").exists()
+    assert get(spec.bind_port, headers={"Authorization": f"Bearer {KEY}"}).status == 200
