@@ -209,7 +209,9 @@ def test_an_engine_that_dies_under_the_front_turns_into_503_not_a_refused_connec
     assert answer.status == 503 and answer.getheader("Retry-After") == "2"
 
 
-def test_a_front_restarted_with_a_new_configuration_refuses_no_connection(haproxy, fake_engine, fronts) -> None:
+def test_a_front_restarted_with_a_new_configuration_refuses_no_connection(
+    haproxy, fake_engine, fronts
+) -> None:
     """A key added (or any change that needs a new HAProxy process): the new process takes the listening
     socket over from the old one (-x, -sf); clients see 200, then 401 for lacking the key, never an error."""
     port = fake_engine()
