@@ -164,6 +164,8 @@ def apply_recipe(
     for message in warnings:
         report(f"warning: {message}")
     store, runtime = StateStore(), get_runtime(recipe.runtime)
+    if not dry_run:
+        front_of(recipe, None)  # a front's key must be set before anything is quantized or stopped
     if dry_run:
         result = plan_recipe(recipe, observe(recipe.name, runtime, store), swap)
         result.warnings = warnings

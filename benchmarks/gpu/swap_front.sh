@@ -57,10 +57,9 @@ bench() {  # bench NAME URL: batch 1, 16 requests of 128 tokens
 }
 
 case "$PHASE" in
-serve)
-  nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv > "$OUT/nvidia-smi-serve.csv"
-  python3 -m deployctl plan /tmp/swapfront-fp8.yaml || true
-  poll serve-fp8 /tmp/swapfront-fp8.yaml ;;
+serve)  # the starting point, not a swap: not in swap.json
+  python3 -m deployctl --json apply /tmp/swapfront-fp8.yaml > "$OUT/apply-serve-fp8.json" 2> "$OUT/apply-serve-fp8.log"
+  nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv > "$OUT/nvidia-smi-serve.csv" ;;
 swaps)
   python3 -m deployctl plan /tmp/swapfront-nvfp4.yaml > "$OUT/plan-fp8-to-nvfp4.txt" || true
   poll fp8-to-nvfp4 /tmp/swapfront-nvfp4.yaml

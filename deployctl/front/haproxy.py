@@ -174,23 +174,34 @@ class HaproxyFront:
         if old is not None and not _leader_alive(old):
             self.remove()
             old = None
-        self.folder.mkdir(parents=True, exist_ok=True)
-        config = self.folder / CONFIG_FILE
-        env = {k: os.environ[k] for k in _ENV if k in os.environ}
         token = secrets.token_hex(8)
-        env[TOKEN_VARIABLE] = token
+        env = {k: os.environ[k] for k in _ENV if k in os.environ} | {TOKEN_VARIABLE: token}
         if key:
             env[KEY_VARIABLE] = key  # HAProxy's environment only: read by the cfg's "${...}"
-        staged = self.folder / f"{CONFIG_FILE}.new"
-        atomic_write_text(staged, render_config(spec.routed_to(*upstream)))
-        _check_config(binary, staged, env)  # a bad config never replaces a running front
-        os.replace(staged, config)
+        config = self._write_config(binary, render_config(spec.routed_to(*upstream)), env)
         takeover: tuple[str, ...] = ()
         if old is None:
             ensure_port_free(spec.bind_host, spec.bind_port)
         else:
             takeover = ("-x", str(self.folder / SOCKET_FILE), "-sf", str(old.pid))
-        argv = (binary, "-db", "-f", str(config), *takeover)
+        record = self._spawn((binary, "-db", "-f", str(config), *takeover), env, spec, token)
+        if old is not None:
+            _wait_finished(old, DRAIN_GRACE_S)
+        return record
+
+    def _write_config(self, binary: str, text: str, env: dict[str, str]) -> Path:
+        """haproxy.cfg, checked by `haproxy -c` before it replaces the file a running front read."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        staged, config = self.folder / f"{CONFIG_FILE}.new", self.folder / CONFIG_FILE
+        atomic_write_text(staged, text)
+        _check_config(binary, staged, env)
+        os.replace(staged, config)
+        return config
+
+    def _spawn(
+        self, argv: tuple[str, ...], env: dict[str, str], spec: FrontSpec, token: str
+    ) -> ProcessRecord:
+        """Start HAProxy in its own session (it outlives deployctl), record it, wait until it answers."""
         log_path = settings.logs_dir() / f"{front_name(self.deployment)}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
@@ -212,8 +223,6 @@ class HaproxyFront:
         )  # fmt: skip
         atomic_write_text(self.folder / RECORD_FILE, record.model_dump_json(indent=2))
         self._wait_ready(child, log_path)
-        if old is not None:
-            _wait_finished(old, DRAIN_GRACE_S)
         return record
 
     def remove(self) -> None:

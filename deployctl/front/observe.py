@@ -75,5 +75,5 @@ def front_of(recipe: Recipe, result: Any) -> Front | None:
     """The front the executor drives for this run (None without one), its key read now."""
     from deployctl.front.cutover import front_for
 
-    spec = result.spec
+    spec = result.spec if result is not None else None
     return front_for(recipe, spec.health_path if spec else DEFAULT_HEALTH_PATH)
