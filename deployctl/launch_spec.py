@@ -16,14 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deployctl import __version__
 
-LABEL_PREFIX = "deployctl."
 LABEL_MANAGED = "deployctl.managed"
 LABEL_DEPLOYMENT = "deployctl.deployment"
 LABEL_SPEC_HASH = "deployctl.spec-hash"
 LABEL_ROLE = "deployctl.role"
 LABEL_ENGINE = "deployctl.engine"
-LABEL_CHECKPOINT = "deployctl.checkpoint"
 LABEL_VERSION = "deployctl.version"
+
+# Images deployctl builds itself (tests/images/build.sh) hold a `pip install --target` folder whose
+# console scripts point at the build host's interpreter, so they start as `python3 -m <python_module>`.
+LOCAL_IMAGE_PREFIX = "localhost/deployctl/"
 
 # NVLink multicast can take a host's GPUs out of service on some systems; when the operator sets
 # these, the engine environment carries them through (see README, "Tensor parallel").
@@ -109,6 +111,16 @@ class LaunchSpec(_Frozen):
     @property
     def argv(self) -> tuple[str, ...]:
         return (*self.program, *self.args)
+
+    @property
+    def uses_python_module_form(self) -> bool:
+        """Our locally built images start programs as `python3 -m ...` (see LOCAL_IMAGE_PREFIX)."""
+        return self.image.startswith(LOCAL_IMAGE_PREFIX)
+
+    @property
+    def entrypoint(self) -> tuple[str, ...]:
+        """The container entrypoint every runtime and renderer sets: explicit, whatever the image's."""
+        return ("python3", "-m", *self.python_module) if self.uses_python_module_form else self.program
 
     def python_argv(self, python: str) -> tuple[str, ...]:
         """The same command started through an interpreter (`python -m module args...`)."""

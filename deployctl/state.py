@@ -33,10 +33,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from deployctl import settings
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import LockHeld, StateError, UsageError
+from deployctl.atomic import atomic_write_text
+from deployctl.instance import Handle
 from deployctl.launch_spec import LaunchSpec
 from deployctl.recipe.model import Recipe
-from deployctl.runtimes.base import Handle, atomic_write_text
-from deployctl.serve.smoke import SmokeReport
+from deployctl.smoke_report import SmokeReport
 
 # Append-only. MIGRATIONS[i] turns a version i+1 document (a dict) into a version i+2 one.
 MIGRATIONS: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = ()

@@ -240,9 +240,12 @@ class ServeSpec(StrictModel):
         return value
 
 
+SMOKE_PROMPT = "Say hello in one short sentence."  # also `deployctl smoke URL` without a recipe
+
+
 class SmokeSpec(StrictModel):
     enabled: bool = True
-    prompt: str = "Say hello in one short sentence."
+    prompt: str = SMOKE_PROMPT
     max_tokens: int = Field(16, ge=1, le=4096)
     timeout_s: float = Field(120, gt=0)
 

@@ -41,19 +41,11 @@ from pydantic import BaseModel, ConfigDict
 
 from deployctl import settings
 from deployctl.errors import DeployctlError, RuntimeUnavailable
+from deployctl.atomic import atomic_write_text
+from deployctl.instance import Handle, InstanceState, endpoint_url, role_instance_name
 from deployctl.launch_spec import LaunchSpec
 from deployctl.recipe.model import RuntimeKind
-from deployctl.runtimes.base import (
-    DEFAULT_STOP_TIMEOUT_S,
-    Handle,
-    InstanceState,
-    atomic_write_text,
-    endpoint_url,
-    ensure_port_free,
-    instance_dir,
-    instance_name,
-    remove_instance_dir,
-)
+from deployctl.runtimes.base import DEFAULT_STOP_TIMEOUT_S, ensure_port_free, instance_dir, remove_instance_dir
 from deployctl.runtimes.environment import engine_environment
 
 RECORD_FILE = "process.json"
@@ -113,7 +105,7 @@ class ProcessRuntime:
         self.python = str(Path(python).expanduser().absolute()) if python else None
 
     def launch(self, spec: LaunchSpec, *, role: str = "active", name: str | None = None) -> Handle:
-        name = name or instance_name(spec.deployment, role)
+        name = name or role_instance_name(spec.deployment, role)
         previous = _load_record(name)
         if previous is not None and _leader_alive(previous):
             raise DeployctlError(

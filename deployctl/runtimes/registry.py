@@ -6,7 +6,8 @@ from pathlib import Path
 
 from deployctl.errors import RuntimeUnavailable
 from deployctl.recipe.model import RuntimeKind, RuntimeSpec
-from deployctl.runtimes.base import Handle, Runtime
+from deployctl.instance import Handle
+from deployctl.runtimes.base import Runtime
 
 
 def get_runtime(kind: RuntimeKind | str | RuntimeSpec, *, python: str | Path | None = None) -> Runtime:

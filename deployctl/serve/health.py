@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from deployctl.errors import EngineStartFailed
 from deployctl.launch_spec import LaunchSpec
-from deployctl.runtimes.base import Handle, Runtime
+from deployctl.instance import Handle
+from deployctl.runtimes.base import Runtime
 from deployctl.runtimes.environment import redact, secret_values
 
 LOG_TAIL_LINES = 40
