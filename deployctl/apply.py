@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from deployctl import settings
+from deployctl.apply_result import ApplyResult
 from deployctl.capability.verdict import SwapChoice
 from deployctl.checkpoint import Checkpoint
-from deployctl.apply_result import ApplyResult
 from deployctl.errors import StateError, unknown_deployment
 from deployctl.execute import Reporter, Run, execute
 from deployctl.launch_spec import LaunchSpec

@@ -46,7 +46,9 @@ Reporter = Callable[[str], None]
 class WaitHealthy(Protocol):
     """Block until `handle` answers `spec`'s health and models paths; raise `EngineStartFailed` if not."""
 
-    def __call__(self, runtime: Runtime, handle: Handle, spec: LaunchSpec, *, deadline_s: float) -> object: ...
+    def __call__(
+        self, runtime: Runtime, handle: Handle, spec: LaunchSpec, *, deadline_s: float
+    ) -> object: ...
 
 
 class SmokeTest(Protocol):

@@ -6,6 +6,7 @@ that runs but does not answer its health path within `HEALTH_PROBE_TIMEOUT_S` is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from deployctl.instance import Handle
@@ -14,6 +15,8 @@ from deployctl.runtimes.base import NetworkRuntime, Runtime
 from deployctl.state import DeploymentState, StateStore
 
 HEALTH_PROBE_TIMEOUT_S = 1.0
+
+HealthProbe = Callable[[Handle, str], bool]  # (instance, health path) → answers 200 now
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,14 @@ def instance_health(handle: Handle, health_path: str) -> bool:
     return probe(handle.endpoint + health_path, timeout_s=HEALTH_PROBE_TIMEOUT_S) == 200
 
 
-def observe(deployment: str, runtime: Runtime, store: StateStore) -> World:
+def observe(
+    deployment: str, runtime: Runtime, store: StateStore, *, healthy: HealthProbe = instance_health
+) -> World:
     """State plus reality: every instance labelled for `deployment`, the recorded one probed for health."""
     previous = store.load(deployment)
     recorded = previous.handle.name if previous else None
     handles = {h.name: h for h in runtime.find(deployment)}
-    instances = [_instance(runtime, handle, previous) for handle in handles.values()]
+    instances = [_instance(runtime, handle, previous, healthy) for handle in handles.values()]
     observed = Observed(
         recorded_instance=recorded,
         recorded_recipe_hash=previous.recipe_hash if previous else None,
@@ -47,11 +52,13 @@ def observe(deployment: str, runtime: Runtime, store: StateStore) -> World:
     return World(runtime=runtime, previous=previous, handles=handles, observed=observed)
 
 
-def _instance(runtime: Runtime, handle: Handle, previous: DeploymentState | None) -> Instance:
+def _instance(
+    runtime: Runtime, handle: Handle, previous: DeploymentState | None, healthy: HealthProbe
+) -> Instance:
     phase: ObservedPhase = runtime.state(handle).phase
     attached = None
     if previous is not None and handle.name == previous.handle.name and phase == "running":
-        if not instance_health(handle, previous.spec.health_path):
+        if not healthy(handle, previous.spec.health_path):
             phase = "unhealthy"
         network = previous.spec.service_network
         if network and phase == "running" and isinstance(runtime, NetworkRuntime):

@@ -31,9 +31,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deployctl import settings
+from deployctl.atomic import atomic_write_text
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import LockHeld, StateError, UsageError
-from deployctl.atomic import atomic_write_text
 from deployctl.instance import Handle
 from deployctl.launch_spec import LaunchSpec
 from deployctl.recipe.model import Recipe

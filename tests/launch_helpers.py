@@ -14,9 +14,9 @@ from pathlib import Path
 from deployctl.checkpoint import Checkpoint
 from deployctl.engines.base import Placement
 from deployctl.engines.registry import build_launch_spec
+from deployctl.instance import role_instance_name
 from deployctl.launch_spec import EngineArgs, LaunchSpec
 from deployctl.recipe.load import parse_recipe_dict
-from deployctl.instance import role_instance_name
 from deployctl.runtimes.base import instance_dir
 
 FAKE_ENGINE = Path(__file__).parent / "serve" / "fake_engine.py"

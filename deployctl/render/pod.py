@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deployctl.launch_spec import LaunchSpec
 from deployctl.instance import LABEL_ENDPOINT, LABEL_NAME, role_instance_name
+from deployctl.launch_spec import LaunchSpec
 
 # Every engine deployctl starts is a Python program, so python3 is in every engine image (the vLLM and
 # TensorRT-LLM images, and our pip --target images, which have neither curl nor wget).

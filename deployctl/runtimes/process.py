@@ -40,12 +40,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from deployctl import settings
-from deployctl.errors import DeployctlError, RuntimeUnavailable
 from deployctl.atomic import atomic_write_text
+from deployctl.errors import DeployctlError, RuntimeUnavailable
 from deployctl.instance import Handle, InstanceState, endpoint_url, role_instance_name
 from deployctl.launch_spec import LaunchSpec
 from deployctl.recipe.model import RuntimeKind
-from deployctl.runtimes.base import DEFAULT_STOP_TIMEOUT_S, ensure_port_free, instance_dir, remove_instance_dir
+from deployctl.runtimes.base import (
+    DEFAULT_STOP_TIMEOUT_S,
+    ensure_port_free,
+    instance_dir,
+    remove_instance_dir,
+)
 from deployctl.runtimes.environment import engine_environment
 
 RECORD_FILE = "process.json"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from deployctl.errors import RuntimeUnavailable
-from deployctl.recipe.model import RuntimeKind, RuntimeSpec
 from deployctl.instance import Handle
+from deployctl.recipe.model import RuntimeKind, RuntimeSpec
 from deployctl.runtimes.base import Runtime
 
 

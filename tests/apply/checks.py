@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deployctl.serve.smoke import smoke_recipe
 from deployctl.recipe.load import load_recipe
 from deployctl.runtimes.registry import get_runtime
-from deployctl.serve.smoke import SmokeReport
+from deployctl.serve.smoke import SmokeReport, smoke_recipe
 from deployctl.state import StateStore
 
 

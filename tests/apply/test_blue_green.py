@@ -168,8 +168,8 @@ def assert_settled(docker_client, network: str, recipe_file: Path) -> str:
     """State names the recipe's spec and the one running container, which alone is on the network and
     answers the smoke test on its own port; returns its name."""
     from deployctl.apply import build_spec
-    from deployctl.serve.smoke import smoke_recipe
     from deployctl.quantize.lookup import find_checkpoint
+    from deployctl.serve.smoke import smoke_recipe
 
     recipe = load_recipe(recipe_file)
     state = StateStore().load(NAME)
