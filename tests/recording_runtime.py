@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from deployctl.errors import EngineStartFailed, RuntimeUnavailable
 from deployctl.instance import Handle, InstancePhase, InstanceState, endpoint_url, role_instance_name
 from deployctl.launch_spec import LaunchSpec
-from deployctl.recipe.model import RuntimeKind
+from deployctl.recipe.model import RuntimeKind, RuntimeSpec
 from deployctl.runtimes.base import DEFAULT_STOP_TIMEOUT_S
 
 Call = tuple[str, ...]
@@ -38,6 +38,10 @@ class RecordingRuntime:
     fail_attach: set[str] = field(default_factory=set)
     new_id_on_start: bool = False  # the process runtime's way: a restarted instance is a new pid
     _ids: int = 0
+
+    @classmethod
+    def from_spec(cls, spec: RuntimeSpec) -> RecordingRuntime:
+        return cls(kind=spec.kind)
 
     def launch(self, spec: LaunchSpec, *, role: str = "active", name: str | None = None) -> Handle:
         name = name or role_instance_name(spec.deployment, role)

@@ -66,7 +66,7 @@ class ServingRow(_Row):
 
     def matches(self, weights: QuantFormat, kv: KvCacheFormat, engine: EngineName, family: str) -> bool:
         return (
-            self.engine is engine
+            self.engine == engine
             and (self.weights == "any" or weights in self.weights)
             and (self.kv == "any" or kv in self.kv)
             and arch_matches(self.arch, family)

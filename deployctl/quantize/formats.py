@@ -9,8 +9,9 @@ Every row was checked against nvidia-modelopt 0.47.0 as installed:
 - exported `kv_cache_quant_algo`: `_compute_kv_cache_dtype()` in the same quant_utils.py;
 - KV entries are appended with `mtq.update_quant_cfg_with_kv_cache_quant(cfg, KV_CFG["quant_cfg"])`
   (`modelopt/torch/quantization/utils/core_utils.py` l.1050).
-Names that need CUDA to run the fake-quantized model were measured on CPU (see /work/shared/README.md,
-"Model Optimizer 0.47.0 on CPU"): NVFP4's dynamic-block quantizer asserts "amax must be a CUDA tensor".
+Names that need CUDA to run the fake-quantized model were measured on CPU (nvidia-modelopt 0.47.0 with
+torch 2.13.0 on a Debian 12 CI machine, 2026-11-24): NVFP4's dynamic-block quantizer asserts "amax must
+be a CUDA tensor".
 """
 
 from __future__ import annotations

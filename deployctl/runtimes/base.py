@@ -15,7 +15,8 @@ A runtime is the only place an engine is started or killed. Its contract, which 
 - `find(deployment=None)` observes instances by their labels only: nothing deployctl did not label is
   ever returned, and so nothing else is ever stopped or removed.
 
-Adding a runtime = one module implementing `Runtime` + one line in `registry.py`.
+Adding a runtime = one module implementing `Runtime` (a class with `from_spec`) + one line in
+`registry.py` (or `register_runtime` at run time); its kind becomes a valid `runtime.kind`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from deployctl.atomic import atomic_write_text
 from deployctl.errors import EngineStartFailed
 from deployctl.instance import WILDCARD_HOSTS, Handle, InstanceState
 from deployctl.launch_spec import LaunchSpec
-from deployctl.recipe.model import RuntimeKind
+from deployctl.recipe.model import RuntimeKind, RuntimeSpec
 
 DEFAULT_STOP_TIMEOUT_S = 10.0  # graceful stop; uvicorn waits this long for idle keep-alive clients
 
@@ -40,6 +41,11 @@ class Runtime(Protocol):
     """Start and observe engine instances; see the module docstring for the contract."""
 
     kind: RuntimeKind
+
+    @classmethod
+    def from_spec(cls, spec: RuntimeSpec) -> Runtime:
+        """The runtime for a recipe's `runtime:` section; does no I/O (connect on first use)."""
+        ...
 
     def launch(self, spec: LaunchSpec, *, role: str = "active", name: str | None = None) -> Handle: ...
 

@@ -41,7 +41,7 @@ from deployctl.launch_spec import (
     LOCAL_IMAGE_PREFIX,
     LaunchSpec,
 )
-from deployctl.recipe.model import RuntimeKind
+from deployctl.recipe.model import RuntimeKind, RuntimeSpec
 from deployctl.runtimes.base import (
     DEFAULT_STOP_TIMEOUT_S,
     ensure_port_free,
@@ -106,6 +106,10 @@ class DockerRuntime:
 
     def __init__(self, client: Any = None) -> None:
         self._client = client
+
+    @classmethod
+    def from_spec(cls, spec: RuntimeSpec) -> DockerRuntime:
+        return cls()
 
     @property
     def client(self) -> Any:

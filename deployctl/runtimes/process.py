@@ -44,7 +44,7 @@ from deployctl.atomic import atomic_write_text
 from deployctl.errors import DeployctlError, RuntimeUnavailable
 from deployctl.instance import Handle, InstanceState, endpoint_url, role_instance_name
 from deployctl.launch_spec import LaunchSpec
-from deployctl.recipe.model import RuntimeKind
+from deployctl.recipe.model import RuntimeKind, RuntimeSpec
 from deployctl.runtimes.base import (
     DEFAULT_STOP_TIMEOUT_S,
     ensure_port_free,
@@ -108,6 +108,10 @@ class ProcessRuntime:
 
     def __init__(self, python: str | Path | None = None) -> None:
         self.python = str(Path(python).expanduser().absolute()) if python else None
+
+    @classmethod
+    def from_spec(cls, spec: RuntimeSpec) -> ProcessRuntime:
+        return cls(python=spec.python)
 
     def launch(self, spec: LaunchSpec, *, role: str = "active", name: str | None = None) -> Handle:
         name = name or role_instance_name(spec.deployment, role)
