@@ -7,7 +7,7 @@ An unknown name is an error listing the valid ones. `register_engine` adds an en
 from __future__ import annotations
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engine_facts import EngineFacts, register_facts
+from deployctl.engine_facts import EngineFacts, register_facts, unregister_facts
 from deployctl.engines import transformers, trtllm, vllm
 from deployctl.engines.base import Engine, Placement
 from deployctl.errors import UsageError
@@ -28,6 +28,12 @@ def register_engine(engine: Engine, facts: EngineFacts | None = None) -> None:
             raise UsageError(f"the data row is for {facts.name!r}, the engine is {engine.name!r}")
         register_facts(facts)
     ENGINES[engine.name] = engine
+
+
+def unregister_engine(name: str) -> None:
+    """Forget an engine registered at run time (and its data row)."""
+    ENGINES.pop(name, None)
+    unregister_facts(name)
 
 
 def get_engine(name: str) -> Engine:

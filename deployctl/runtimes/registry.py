@@ -28,6 +28,12 @@ def register_runtime(kind: str, runtime: type[Runtime]) -> RuntimeKind:
     return known
 
 
+def unregister_runtime(kind: str) -> None:
+    """Forget a kind registered at run time."""
+    RUNTIMES.pop(RuntimeKind(kind), None)
+    RuntimeKind.unregister(kind)
+
+
 def get_runtime(kind: RuntimeKind | str | RuntimeSpec, *, python: str | Path | None = None) -> Runtime:
     """The adapter for `kind`; pass the recipe's whole `runtime:` section to carry `runtime.python`.
 
