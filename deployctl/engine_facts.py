@@ -7,7 +7,7 @@ Each rule is a named choice among the few the code knows; a new engine picks one
 
 Built-in rows come from the data file; `register_facts` adds one at run time (an engine registered
 by `deployctl.engines.registry.register_engine`). An unknown name is an error listing the valid ones.
-Pure: it imports only `errors`, so the recipe model can validate engine names here.
+Pure: it imports only `errors` and `strict`, so the recipe model can validate engine names here.
 """
 
 from __future__ import annotations
@@ -17,18 +17,15 @@ from importlib import resources
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from deployctl.errors import UsageError
+from deployctl.strict import StrictModel
 
 GIB = 1024**3
 
 
-class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Refusal(_Row):
+class Refusal(StrictModel):
     """Why an engine cannot do something, with the fix and the source (rendered as CapabilityRejected)."""
 
     reason: str = Field(..., min_length=8)
@@ -37,7 +34,7 @@ class Refusal(_Row):
     field: str = "engine.name"
 
 
-class MemoryRule(_Row):
+class MemoryRule(StrictModel):
     overhead_gib: float = Field(..., gt=0, description="activations, CUDA graphs, context: an allowance")
     share: Literal["gpu-share", "free-after-weights", "whole-gpu"]
     default_share: float | None = Field(None, gt=0, le=1)
@@ -53,7 +50,7 @@ class MemoryRule(_Row):
         return int(self.overhead_gib * GIB)
 
 
-class DynamoWorker(_Row):
+class DynamoWorker(StrictModel):
     """How NVIDIA Dynamo runs this engine: its runtime image, `python3 -m <module>`, the component name,
     and which worker command line render/dynamo.py builds (`args`)."""
 
@@ -65,7 +62,7 @@ class DynamoWorker(_Row):
     backend_version: str
 
 
-class EngineFacts(_Row):
+class EngineFacts(StrictModel):
     """One row of data/engines.yaml (see the file's header for the meaning of each rule)."""
 
     name: str

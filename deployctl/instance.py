@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from deployctl.launch_spec import LaunchSpec
 from deployctl.recipe.model import RuntimeKind
+from deployctl.strict import StrictModel
 
 # Extra labels the runtimes add beside `LaunchSpec.labels()`, so that `find()` can rebuild a Handle
 # from what is running alone (no state file needed).
@@ -28,10 +27,8 @@ WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "", "localhost"})
 InstancePhase = Literal["running", "exited", "missing"]
 
 
-class Handle(BaseModel):
+class Handle(StrictModel):
     """How to find one running instance again, in this run or a later one (stored in state)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     runtime: RuntimeKind
     id: str  # container id, or the process-group leader's pid

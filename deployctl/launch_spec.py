@@ -12,9 +12,10 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from deployctl import __version__
+from deployctl.strict import StrictModel
 
 LABEL_MANAGED = "deployctl.managed"
 LABEL_DEPLOYMENT = "deployctl.deployment"
@@ -32,11 +33,7 @@ LOCAL_IMAGE_PREFIX = "localhost/deployctl/"
 MULTICAST_SWITCHES = ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "NVSHMEM_DISABLE_NVLS")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Mount(_Frozen):
+class Mount(StrictModel):
     """A host folder the engine sees; `source` is a host path (docker) or the same path (process)."""
 
     source: str
@@ -45,7 +42,7 @@ class Mount(_Frozen):
     purpose: Literal["checkpoint", "hf-cache", "engine-cache", "config"] = "checkpoint"
 
 
-class GeneratedFile(_Frozen):
+class GeneratedFile(StrictModel):
     """A file deployctl writes for the engine (e.g. trtllm's extra options YAML)."""
 
     name: str
@@ -53,7 +50,7 @@ class GeneratedFile(_Frozen):
     target: str  # where the engine reads it (inside the container, or on the host for process)
 
 
-class EngineArgs(_Frozen):
+class EngineArgs(StrictModel):
     """The structured arguments the argv was built from; what non-argv renderers read."""
 
     model: str
@@ -71,7 +68,7 @@ class EngineArgs(_Frozen):
     extra_args: tuple[str, ...] = ()
 
 
-class LaunchSpec(_Frozen):
+class LaunchSpec(StrictModel):
     """Everything needed to start one engine instance, and nothing secret."""
 
     deployment: str

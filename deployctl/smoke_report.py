@@ -6,12 +6,10 @@ smoke client (which imports the `openai` SDK when it runs).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from deployctl.strict import StrictModel
 
 
-class SmokeCheck(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SmokeCheck(StrictModel):
     name: str
     latency_ms: float
     prompt_tokens: int | None = None
@@ -21,9 +19,7 @@ class SmokeCheck(BaseModel):
     text: str = ""  # a preview of the generated text
 
 
-class SmokeReport(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SmokeReport(StrictModel):
     base_url: str
     model: str
     models: tuple[str, ...]

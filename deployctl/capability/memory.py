@@ -21,7 +21,8 @@ from pydantic import Field
 from deployctl.capability.catalogue import GpuInfo
 from deployctl.capability.shapes import ModelShape
 from deployctl.engine_facts import engine_facts
-from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, StrictModel
+from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat
+from deployctl.strict import StrictModel
 
 # Bytes per parameter of the quantized linears, scales included (the layout is noted per format).
 WEIGHT_BYTES = {

@@ -16,7 +16,8 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from deployctl.capability.catalogue import CPU_FAMILY, load_catalogue
-from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, StrictModel
+from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat
+from deployctl.strict import StrictModel
 
 
 class Level(str, Enum):

@@ -12,16 +12,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from deployctl.engine_facts import engine_names
 from deployctl.open_name import OpenName
-
-
-class StrictModel(BaseModel):
-    """Unknown keys are errors (typos must not pass silently); values never change after load."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+from deployctl.strict import StrictModel
 
 
 class QuantFormat(str, Enum):

@@ -289,10 +289,7 @@ def _engine_errors() -> Iterator[None]:
         from docker.errors import APIError, DockerException
         from requests.exceptions import ConnectionError as RequestsConnectionError
     except ImportError:
-        raise RuntimeUnavailable(
-            "the docker SDK is not installed in deployctl's environment",
-            hint="pip install docker (it is a dependency of deployctl), or set runtime: process in the recipe",
-        ) from None
+        raise _no_sdk() from None
 
     try:
         yield
@@ -307,16 +304,20 @@ def _engine_errors() -> Iterator[None]:
         ) from None
 
 
+def _no_sdk() -> RuntimeUnavailable:
+    return RuntimeUnavailable(
+        "the docker SDK is not installed in deployctl's environment",
+        hint="pip install docker (it is a dependency of deployctl), or set runtime: process in the recipe",
+    )
+
+
 def connect() -> Any:
     """A connected client, or `RuntimeUnavailable` naming DOCKER_HOST and how to start a service."""
     try:
         import docker
         from docker.errors import DockerException
     except ImportError:
-        raise RuntimeUnavailable(
-            "the docker SDK is not installed in deployctl's environment",
-            hint="pip install docker (it is a dependency of deployctl), or set runtime: process in the recipe",
-        ) from None
+        raise _no_sdk() from None
 
     where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (DOCKER_HOST is not set)"
     try:
