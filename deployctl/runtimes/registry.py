@@ -50,7 +50,7 @@ def get_runtime(kind: RuntimeKind | str | RuntimeSpec, *, python: str | Path | N
             f"unknown runtime {name!r}", hint=f"known runtimes: {', '.join(RUNTIMES)}", field="runtime.kind"
         )
     if spec is None or (python and not spec.python):
-        spec = RuntimeSpec(kind=RuntimeKind(name), python=Path(python) if python else None)
+        spec = RuntimeSpec.model_validate({"kind": name, "python": python})
     return RUNTIMES[RuntimeKind(name)].from_spec(spec)
 
 
