@@ -101,6 +101,7 @@ def remove_generated_files(deployment: str) -> None:
 
 
 def _row(handle: Handle, state: DeploymentState | None) -> StatusRow:
+    phase: str
     try:
         instance = runtime_for(handle).state(handle)
         phase, exit_code = instance.phase, instance.exit_code
