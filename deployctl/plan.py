@@ -39,7 +39,7 @@ class OperationKind(str, Enum):
     REMOVE_FRONT = "remove-front"  # a front runs but the recipe has none
 
 
-Phase = Literal["running", "unhealthy", "exited", "missing"]
+ObservedPhase = Literal["running", "unhealthy", "exited", "missing"]
 
 
 class Instance(BaseModel):
@@ -49,7 +49,7 @@ class Instance(BaseModel):
 
     name: str
     spec_hash: str
-    phase: Phase
+    phase: ObservedPhase
     attached: bool | None = None  # on serve.network under the deployment's name; None: no network
 
 

@@ -56,7 +56,8 @@ def hold_front(run: Any) -> float:
 
 def blue_green_through_front(run: Any, old: Any) -> None:
     """The new engine starts beside the old one; the front switches only once it passed its smoke test."""
-    from deployctl import swap as executor
+    from deployctl import execute as executor
+    from deployctl.pause import pause
 
     front, runtime = run.front, run.world.runtime
     serve_from(front, old)  # a front that is down or routes elsewhere serves the old engine first
@@ -65,7 +66,7 @@ def blue_green_through_front(run: Any, old: Any) -> None:
     tick = time.perf_counter()
     try:
         front.adapter.switch(*upstream(new))
-        executor.pause("switched")
+        pause("switched")
         executor.record(run, new)
     except BaseException:
         front.adapter.route(*upstream(old), drain_timeout_s=front.drain_timeout_s)
@@ -74,7 +75,7 @@ def blue_green_through_front(run: Any, old: Any) -> None:
     run.result.timings["cutover"] = time.perf_counter() - tick
     run.result.downtime_s = 0.0
     run.result.endpoint = front.spec.public_url
-    executor.pause("recorded")
+    pause("recorded")
     drained = front.adapter.settle(drain_timeout_s=front.drain_timeout_s)
     run.report(f"{front.spec.public_url} now answers from {new.name}; {old.name} drained in {drained:.1f} s")
     run.report(f"retiring {old.name}")

@@ -63,7 +63,7 @@ def fronted(front_recipes, shared_home: Path):
     yield NAME
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DEPLOYCTL_HOME", str(shared_home))
-        from deployctl.runtimes.inventory import destroy_deployment
+        from deployctl.deployments import destroy_deployment
 
         destroy_deployment(NAME)
         assert HaproxyFront(NAME).record() is None
@@ -75,7 +75,7 @@ def assert_front_serves(recipe_file: Path, key: str | None = None) -> str:
     """The recipe's engine is the only one, on a loopback port of its own; the front on the public port
     routes to it alone and answers the smoke test there. Returns the engine's address."""
     from deployctl.front.cutover import upstream_address
-    from deployctl.swap import smoke_test
+    from deployctl.serve.smoke import smoke_recipe
 
     recipe = load_recipe(recipe_file)
     state = StateStore().load(NAME)
@@ -86,7 +86,7 @@ def assert_front_serves(recipe_file: Path, key: str | None = None) -> str:
     seen = HaproxyFront(NAME).observe()
     assert seen is not None and seen.running and seen.upstreams == (engine,)
     assert state.endpoint == f"http://127.0.0.1:{recipe.serve.port}"
-    smoke_test(recipe, state.endpoint, model=state.spec.engine_args.served_name)
+    smoke_recipe(recipe, state.endpoint, model=state.spec.engine_args.served_name)
     return engine
 
 
