@@ -54,6 +54,7 @@ class ApplyResult:
     downtime_s: float | None = None  # replace: old engine stopped → new engine healthy; blue-green: 0
     warnings: list[str] = field(default_factory=list)
     changed: bool = True
+    calibration: object | None = None  # CalibrationPlacement: where the quantize step calibrates
 
 
 @dataclass
