@@ -137,6 +137,16 @@ def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) ->
     )
 
 
+def _check_calibration_room(recipe: Recipe) -> None:
+    """Refuse, before the lock, a recipe whose calibration fits nowhere (the plan decides again under it)."""
+    from deployctl.quantize.lookup import find_checkpoint, model_folder
+    from deployctl.quantize.room import place
+
+    quantized = recipe.quantization.format.value != "none" or recipe.quantization.kv_cache.value != "none"
+    if quantized and find_checkpoint(recipe) is None:
+        place(recipe, model_folder(recipe))
+
+
 def _calibration_placement(recipe: Recipe, world: World):
     """Where calibration would run now (CapabilityRejected when nowhere): the serving engine counts as
     holding its share unless it is observed stopped."""
@@ -179,6 +189,7 @@ def apply_recipe(
         result = _located(recipe_path, plan_recipe, recipe, observe(recipe.name, runtime, store), swap)
         result.warnings = warnings
         return result
+    _located(recipe_path, _check_calibration_room, recipe)  # a refusal here leaves not even a lock file
     with store.lock(recipe.name):
         pause("locked")
         world = observe(recipe.name, runtime, store)

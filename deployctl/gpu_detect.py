@@ -100,7 +100,9 @@ def gpu_memory() -> list[GpuMemory]:
             found.append(GpuMemory(index, name, int(info.total), int(info.free)))
         return found
     except pynvml.NVMLError as exc:
-        raise GpuDetectionError(f"NVML failed while reading GPU memory: {exc}", hint=_NO_DRIVER_HINT) from None
+        raise GpuDetectionError(
+            f"NVML failed while reading GPU memory: {exc}", hint=_NO_DRIVER_HINT
+        ) from None
     finally:
         with contextlib.suppress(pynvml.NVMLError):
             pynvml.nvmlShutdown()

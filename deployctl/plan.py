@@ -81,7 +81,7 @@ class Desired(BaseModel):
     strategy: Literal["replace", "blue-green"] = "replace"  # how a changed engine is swapped in
     strategy_note: str = ""  # why that strategy, when the recipe has a say in it (serve.network)
     service: str | None = None  # "<name>:<port> on <network>": the address a blue-green swap moves
-    calibration: str = ""  # where calibration runs, its estimate and why (capability/calibration_placement.py)
+    calibration: str = ""  # where calibration runs, its estimate and why (calibration_placement.py)
 
 
 class Plan(BaseModel):

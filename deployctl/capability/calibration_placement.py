@@ -130,7 +130,11 @@ class CalibrationPlacement(StrictModel):
 
     def summary(self) -> str:
         """One line for the plan: where, the modelled peak, the time, and why."""
-        peak = f"GPU peak ~{_gib(self.peak_gpu_bytes)}" if self.gpus else f"RAM peak ~{_gib(self.host_peak_bytes)}"
+        peak = (
+            f"GPU peak ~{_gib(self.peak_gpu_bytes)}"
+            if self.gpus
+            else f"RAM peak ~{_gib(self.host_peak_bytes)}"
+        )
         return f"calibration {self.where()}: {peak}, ~{self.seconds:.0f} s ({self.reason})"
 
     def where(self) -> str:
@@ -144,7 +148,9 @@ class CalibrationPlacement(StrictModel):
             rest = "host RAM and an offload folder" if self.offload_to_disk else "host RAM"
             return f"on GPU {gpus} capped at {cap} of weights, the rest in {rest}"
         if self.kind == "cpu+disk":
-            return f"on the CPU, {_gib(self.max_memory.get('cpu', 0))} in RAM and the rest in an offload folder"
+            return (
+                f"on the CPU, {_gib(self.max_memory.get('cpu', 0))} in RAM and the rest in an offload folder"
+            )
         return "on the CPU"
 
 
@@ -231,7 +237,9 @@ def _whole(job: CalibrationJob, gpus: list[GpuRoom], spec: QuantizationSpec) -> 
     return None
 
 
-def _sequential(job: CalibrationJob, gpus: list[GpuRoom], spec: QuantizationSpec) -> CalibrationPlacement | None:
+def _sequential(
+    job: CalibrationJob, gpus: list[GpuRoom], spec: QuantizationSpec
+) -> CalibrationPlacement | None:
     """Several GPUs, no CPU: the fewest (most room first) whose budgets hold the weights."""
     chosen, total = [], 0
     for gpu in gpus:
@@ -268,7 +276,10 @@ def _offloaded(
     in_ram = job.weights_bytes - on_gpus - on_disk
     chosen.sort(key=lambda pair: pair[0].index)
     budgets = {str(g.index): b for g, b in chosen} | {"cpu": ram}
-    why = "; ".join(g.describe() for g, _ in chosen) + f", less than the ~{_gib(whole_gpu_need(job))} needed whole"
+    why = (
+        "; ".join(g.describe() for g, _ in chosen)
+        + f", less than the ~{_gib(whole_gpu_need(job))} needed whole"
+    )
     if spec.max_gpu_memory_gib is not None:
         why += f"; quantization.max_gpu_memory_gib: {spec.max_gpu_memory_gib:g}"
     return CalibrationPlacement(
@@ -279,7 +290,9 @@ def _offloaded(
     )  # fmt: skip
 
 
-def _on_host(job: CalibrationJob, room: MachineRoom, spec: QuantizationSpec, why: str) -> CalibrationPlacement | None:
+def _on_host(
+    job: CalibrationJob, room: MachineRoom, spec: QuantizationSpec, why: str
+) -> CalibrationPlacement | None:
     spill = _host_split(job, room, spec, job.weights_bytes, activations=True)
     if spill is None:
         return None
@@ -311,7 +324,9 @@ def _host_split(
         ram = min(ram, spec.max_cpu_memory_gib * GIB)
     ram = max(0, int(ram))
     spill = max(0, weights - ram)
-    if spill and (room.disk_free_bytes is None or spill > room.disk_free_bytes * (1 - m["host_slack_fraction"])):
+    if spill and (
+        room.disk_free_bytes is None or spill > room.disk_free_bytes * (1 - m["host_slack_fraction"])
+    ):
         return None
     if spill and activations and ram < job.first_device_bytes:
         return None  # the CPU heads the map: below this accelerate would put the whole model on disk

@@ -27,7 +27,9 @@ from deployctl.capability.shapes import ModelShape, resolve_shape, shape_from_co
 from deployctl.recipe.model import QuantizationSpec, Recipe
 
 
-def place(recipe: Recipe, model_dir: Path | None, *, not_running: Iterable[str] = ()) -> CalibrationPlacement | None:
+def place(
+    recipe: Recipe, model_dir: Path | None, *, not_running: Iterable[str] = ()
+) -> CalibrationPlacement | None:
     """Where the recipe's calibration runs; None when the model's shape is not known here yet (the
     quantize step decides again once the model is on disk). Raises CapabilityRejected when nowhere fits."""
     if model_dir is not None:
@@ -71,7 +73,10 @@ def observe_room(*, not_running: frozenset[str] = frozenset()) -> MachineRoom:
             continue  # hidden from this process by CUDA_VISIBLE_DEVICES
         gpus.append(
             GpuRoom(
-                index=ordinal, name=gpu.name, total_bytes=gpu.total_bytes, free_bytes=gpu.free_bytes,
+                index=ordinal,
+                name=gpu.name,
+                total_bytes=gpu.total_bytes,
+                free_bytes=gpu.free_bytes,
                 reservations=tuple(claims.get(gpu.index, ())),
             )  # fmt: skip
         )

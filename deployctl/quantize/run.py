@@ -36,7 +36,9 @@ def quantize_into(
 ) -> Manifest:
     """`placement` is the plan's; without one (deployctl quantize, or a model the plan could not see)
     it is decided here from the folder, the same way."""
-    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA ordinals = NVML indices (quantize/room.py)
+    os.environ.setdefault(
+        "CUDA_DEVICE_ORDER", "PCI_BUS_ID"
+    )  # CUDA ordinals = NVML indices (quantize/room.py)
     import torch
 
     timings: dict[str, float] = {}
@@ -120,7 +122,11 @@ class _PeakMemory:
 
         import torch
 
-        gpus = {str(i): int(torch.cuda.max_memory_allocated(i)) for i in self.placement.gpus} if self.cuda else {}
+        gpus = (
+            {str(i): int(torch.cuda.max_memory_allocated(i)) for i in self.placement.gpus}
+            if self.cuda
+            else {}
+        )
         return {
             "placement": self.placement.model_dump(mode="json"),
             "modules_on": self.modules_on,

@@ -84,7 +84,9 @@ PLACED = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("job_", "room", "spec_", "expected"), [c[1:] for c in PLACED], ids=[c[0] for c in PLACED])
+@pytest.mark.parametrize(
+    ("job_", "room", "spec_", "expected"), [c[1:] for c in PLACED], ids=[c[0] for c in PLACED]
+)
 def test_placement(job_, room, spec_, expected) -> None:
     placed = place_calibration(job_, room, spec_)
     assert {key: getattr(placed, key) for key in expected} == expected
@@ -136,7 +138,9 @@ REFUSED = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("room", "spec_", "says", "fix"), [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED])
+@pytest.mark.parametrize(
+    ("room", "spec_", "says", "fix"), [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED]
+)
 def test_refused_with_the_fix(room, spec_, says, fix) -> None:
     with pytest.raises(CapabilityRejected) as caught:
         place_calibration(job(), room, spec_)

@@ -43,7 +43,10 @@ def test_a_capped_calibration_with_disk_offload_exports_the_same_tensors(
     assert cap < 0.9 * weights_size(model)
     cap_gib = cap / GIB
     runs = {}
-    for name, extra in (("whole", {"device": "cpu"}), ("capped", {"device": "cpu", "max_cpu_memory_gib": cap_gib})):
+    for name, extra in (
+        ("whole", {"device": "cpu"}),
+        ("capped", {"device": "cpu", "max_cpu_memory_gib": cap_gib}),
+    ):
         with env(DEPLOYCTL_CACHE=str(tmp_path / name), HF_HUB_OFFLINE="1"):
             runs[name] = prepare(make_recipe(str(model), "fp8", **extra), progress=False)
 
