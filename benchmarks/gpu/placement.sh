@@ -4,10 +4,11 @@
 # calibration on the idle GPU (the whole-GPU peak, measured with nothing else alive, refits
 # `whole_gpu_factor` in deployctl/data/calibration.yaml).
 #
-#   bash benchmarks/gpu/placement.sh OUT_DIR        (one device call, ~4 min of GPU time)
+#   bash benchmarks/gpu/h200.sh run placement.sh [OUT_DIR]   (one device call, ~4 min of GPU time;
+#                                                            OUT_DIR defaults to $RES/placement)
 #
 # Needs, on the same held machine, vLLM 0.24.0 + Model Optimizer + deployctl's deps in /tmp/site: the
-# install phases of benchmarks/gpu/h100.sh (install-deps, install-mo, piece 1 … piece 5). Steps:
+# set-up phases of benchmarks/gpu/h200.sh (install, install-mo, piece 1 … piece 5, models). Steps:
 # the Qwen3-8B-shaped random model (33 s, skipped when /tmp/models/q8b exists) → `deployctl apply` of
 # it in bf16 at gpu_memory_utilization 0.85, process runtime (~2 min) → a client polls the engine every
 # 100 ms → `deployctl plan` and `deployctl quantize` of the same recipe with format nvfp4 (the first
@@ -15,7 +16,7 @@
 # destroyed, cache entry removed → `deployctl quantize` again on the idle GPU.
 # Writes OUT_DIR/placement.json (one object per scenario) and the raw plan/quantize JSON beside it.
 set -euo pipefail
-OUT_DIR=${1:?usage: placement.sh OUT_DIR}
+OUT_DIR=${1:-${RES:?usage: placement.sh OUT_DIR}/placement}
 mkdir -p "$OUT_DIR"
 export PYTHONPATH=/tmp/site:$PWD VLLM_USE_FLASHINFER_SAMPLER=0 PYTHONUNBUFFERED=1
 export DEPLOYCTL_HOME=/tmp/dh-placement HF_HUB_OFFLINE=1
