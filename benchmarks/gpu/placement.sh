@@ -34,6 +34,7 @@ engine:
   name: vllm
   max_model_len: 4096
   gpu_memory_utilization: 0.85
+  enforce_eager: true    # the engine only has to hold its share and answer: skip compile and CUDA graphs
   env: {PYTHONPATH: /tmp/site, VLLM_USE_FLASHINFER_SAMPLER: "0"}
 runtime: {kind: process, python: $(command -v python3)}
 serve: {host: 127.0.0.1, port: 8000, served_name: m, health_timeout_s: 600}
