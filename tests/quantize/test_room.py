@@ -27,8 +27,13 @@ def record(name: str, engine: dict, gpu: dict) -> None:
     )  # fmt: skip
     StateStore().save(
         DeploymentState.record(
-            None, recipe=recipe, recipe_path=None, recipe_hash=recipe_hash(recipe), checkpoint=checkpoint,
-            spec=spec, handle=handle,
+            None,
+            recipe=recipe,
+            recipe_path=None,
+            recipe_hash=recipe_hash(recipe),
+            checkpoint=checkpoint,
+            spec=spec,
+            handle=handle,
         )  # fmt: skip
     )
 
