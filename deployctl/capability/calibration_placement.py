@@ -199,7 +199,11 @@ def place_calibration(job: CalibrationJob, room: MachineRoom, spec: Quantization
                 hint="use quantization.device: auto, cpu, or one of the GPUs listed",
             )
     usable = sorted(gpus, key=lambda g: -g.room_bytes)
-    found = _whole(job, usable, spec) or _sequential(job, usable, spec) or _offloaded(job, usable, room, spec)
+    found = (
+        _whole(job, usable, spec)
+        or _sequential(job, usable, room, spec)
+        or _offloaded(job, usable, room, spec)
+    )
     if found is None and spec.device == "auto":
         why = "no GPU visible" if not gpus else "no GPU has room for it"
         found = _on_host(job, room, spec, why)
@@ -238,9 +242,9 @@ def _whole(job: CalibrationJob, gpus: list[GpuRoom], spec: QuantizationSpec) -> 
 
 
 def _sequential(
-    job: CalibrationJob, gpus: list[GpuRoom], spec: QuantizationSpec
+    job: CalibrationJob, gpus: list[GpuRoom], room: MachineRoom, spec: QuantizationSpec
 ) -> CalibrationPlacement | None:
-    """Several GPUs, no CPU: the fewest (most room first) whose budgets hold the weights."""
+    """Several GPUs: the fewest (most room first) whose budgets hold the weights; RAM only as a spare."""
     chosen, total = [], 0
     for gpu in gpus:
         budget = _gpu_budget(job, gpu, spec, streamed=False)
@@ -253,10 +257,13 @@ def _sequential(
         return None
     chosen.sort(key=lambda pair: pair[0].index)  # accelerate fills budgets in key order
     peaks = _peaks(job, [(g, b) for g, b in chosen], job.weights_bytes, streamed=False)
+    # As hf_ptq's sequential map, the CPU keeps a budget too: accelerate's own size accounting may leave
+    # a module over, which then waits in RAM instead of failing for want of an offload folder.
+    ram = (_host_split(job, room, spec, 0) or (0, 0))[0]
     why = "; ".join(g.describe() for g, _ in chosen) + f"; no single GPU holds ~{_gib(whole_gpu_need(job))}"
     return CalibrationPlacement(
         kind="gpus", device=f"cuda:{chosen[0][0].index}", gpus=tuple(g.index for g, _ in chosen),
-        device_map="sequential", max_memory={str(g.index): b for g, b in chosen},
+        device_map="sequential", max_memory={str(g.index): b for g, b in chosen} | {"cpu": ram},
         gpu_peak_bytes=peaks, host_peak_bytes=_host_baseline(), seconds=_seconds(job, "gpus"), reason=why,
     )  # fmt: skip
 
