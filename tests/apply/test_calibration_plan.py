@@ -80,3 +80,22 @@ def test_an_impossible_placement_is_refused_before_any_side_effect(
         assert all(word in result.output for word in says), result.output
         assert f"{path}" in result.output and "quantization.device" in result.output
     assert _footprint() == before, "a refused recipe left files behind"
+
+
+@pytest.mark.integration
+@pytest.mark.quantize
+def test_the_quantize_step_calibrates_where_the_plan_said(tiny: Path, tmp_path: Path) -> None:
+    """What apply does between plan and engine: the plan's placement goes to the quantize step as is."""
+    from deployctl.apply import World, plan_recipe
+    from deployctl.plan import Observed
+    from deployctl.quantize.pipeline import prepare
+    from deployctl.recipe.load import load_recipe
+
+    recipe = load_recipe(write_recipe(tmp_path, tiny, device="cpu"))
+    planned = plan_recipe(recipe, World(runtime=None, previous=None, handles={}, observed=Observed()))
+    assert planned.calibration is not None and planned.calibration.device == "cpu"
+
+    prepared = prepare(recipe, progress=False, placement=planned.calibration)
+    used = prepared.manifest.calibration
+    assert used["placement"] == planned.calibration.model_dump(mode="json")
+    assert used["measured_host_peak_bytes"] > 0 and prepared.manifest.device == "cpu"
