@@ -103,6 +103,7 @@ class Desired(BaseModel):
     front: str | None = None  # "haproxy on <host>:<port>" when the recipe has a front
     front_identity: str | None = None  # FrontSpec.identity() of the wanted front
     expected_downtime: str = ""  # what a replace costs clients, e.g. "~12 s, the last engine start (503 ...)"
+    calibration: str = ""  # where calibration runs, its estimate and why (calibration_placement.py)
 
 
 class Plan(BaseModel):
@@ -216,7 +217,8 @@ def _checkpoint_operation(desired: Desired, observed: Observed) -> Operation:
         )
     cost = f" ({desired.quantize_cost})" if desired.quantize_cost else ""
     what = f"cache miss: {desired.missing_reason}" if desired.missing_reason else "cache miss"
-    return Operation(kind=OperationKind.QUANTIZE, resource=resource, cause=f"{what}{cost}")
+    where = f"; {desired.calibration}" if desired.calibration else ""
+    return Operation(kind=OperationKind.QUANTIZE, resource=resource, cause=f"{what}{cost}{where}")
 
 
 def _engine_operation(desired: Desired, observed: Observed) -> Operation:
