@@ -6,8 +6,8 @@ Runs `deployctl --json apply RECIPE` while a thread sends a one-token completion
 every 100 ms (10 s timeout), then appends one object to OUT/swap.json: scenario, strategy (the plan's
 engine step), requests, failed_requests (anything but a 200: refused, reset, timed out, or 503),
 downtime_s (the summed length of the runs of failed polls, first failure → next success), the 503s
-among the failures, deployctl's own downtime and timings, and the calibration fields (null unless
-deployctl reports where calibration ran: the `placement` work of issue 18). The apply's JSON and its
+among the failures, deployctl's own downtime and timings, and where calibration ran with its measured
+peak beside the plan's estimate (null when the apply calibrated nothing). The apply's JSON and its
 log go to OUT/apply-SCENARIO.{json,log}.
 """
 
@@ -84,16 +84,14 @@ def main() -> None:
     (args.out / f"apply-{args.scenario}.json").write_text(done.stdout)
     applied = json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else {}
     failures = [o for _, o in poller.results if o != 200]
-    calibration = applied.get("calibration") or {}
+    calibration = calibration_fields(applied)
     row = {
         "scenario": args.scenario,
         "strategy": _strategy(applied),
         "requests": len(poller.results),
         "failed_requests": len(failures),
         "downtime_s": downtime(poller.results),
-        "calibration_device": calibration.get("device"),
-        "calibration_peak_gib": calibration.get("peak_gib"),
-        "calibration_estimate_gib": calibration.get("estimate_gib"),
+        **calibration,
         "answers_503": sum(1 for o in failures if o == 503),
         "other_failures": sorted({str(o) for o in failures if o != 503}),
         "deployctl_exit_code": done.returncode,
@@ -105,6 +103,25 @@ def main() -> None:
     path.write_text(json.dumps([*rows, row], indent=2) + "\n")
     print(json.dumps(row))
     sys.exit(done.returncode)
+
+
+def calibration_fields(applied: dict) -> dict:
+    """Where this apply calibrated (the plan's placement), the plan's GPU peak estimate and the peak
+    measured there (the checkpoint's manifest); null when the apply calibrated nothing (cache hit)."""
+    placement = applied.get("calibration") or {}
+    estimate = max((placement.get("gpu_peak_bytes") or {}).values(), default=None)
+    measured = None
+    if placement and applied.get("checkpoint"):
+        from deployctl.quantize.manifest import read_manifest
+
+        manifest = read_manifest(Path(applied["checkpoint"]))
+        if manifest is not None and manifest.calibration:
+            measured = max(manifest.calibration.get("measured_gpu_peak_bytes", {}).values(), default=None)
+    return {
+        "calibration_device": placement.get("device"),
+        "calibration_peak_gib": round(measured / 2**30, 2) if measured else None,
+        "calibration_estimate_gib": round(estimate / 2**30, 2) if estimate else None,
+    }
 
 
 def _strategy(applied: dict) -> str | None:

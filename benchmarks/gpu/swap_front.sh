@@ -10,8 +10,8 @@
 #   carry .haproxy-debs: bash benchmarks/gpu/h200.sh run swap_front.sh replace "$RES/swap"   ~1.5 min
 # (serve: quantize fp8 + first engine; swaps: fp8 → nvfp4 → fp8 polled, then the overhead bench; replace:
 # serve.swap: replace, polled; then destroy). Results in OUT: swap.json (a list: scenario, strategy,
-# requests, failed_requests, downtime_s, calibration_* — null until deployctl reports where calibration
-# ran), apply-*.json/.log, bench-{front,engine}-N.json, front-overhead.json. Engines run with
+# requests, failed_requests, downtime_s, calibration_device/peak/estimate — null where nothing was
+# calibrated), apply-*.json/.log, bench-{front,engine}-N.json, front-overhead.json. Engines run with
 # enforce_eager to keep the whole run near 8 minutes (EAGER=false for CUDA graphs and torch.compile).
 set -euo pipefail
 PHASE=$1
