@@ -5,9 +5,11 @@
 # replace behind the front. Run through h200.sh after its set-up phases (install, install-mo, piece 1-5,
 # models), one phase per device call, each carrying the HAProxy .debs made here beforehand by
 # `bash benchmarks/gpu/fetch-haproxy.sh` (the machine has no apt and no network):
-#   carry .haproxy-debs: bash benchmarks/gpu/h200.sh run swap_front.sh serve   "$RES/swap"   ~3 min
-#   carry .haproxy-debs: bash benchmarks/gpu/h200.sh run swap_front.sh swaps   "$RES/swap"   ~4 min
-#   carry .haproxy-debs: bash benchmarks/gpu/h200.sh run swap_front.sh replace "$RES/swap"   ~1.5 min
+#   carry .haproxy-debs: bash benchmarks/gpu/h200.sh run swap_front.sh serve   /tmp/res/swap   ~3 min
+#   carry .haproxy-debs: bash benchmarks/gpu/h200.sh run swap_front.sh swaps   /tmp/res/swap   ~4 min
+#   carry .haproxy-debs: bash benchmarks/gpu/h200.sh run swap_front.sh replace /tmp/res/swap   ~1.5 min
+# (h200.sh packs /tmp/res into $OUT/results.tgz after each call; the engines of one call keep running
+# into the next, as the machine stays held between back-to-back calls.)
 # (serve: quantize fp8 + first engine; swaps: fp8 → nvfp4 → fp8 polled, then the overhead bench; replace:
 # serve.swap: replace, polled; then destroy). Results in OUT: swap.json (a list: scenario, strategy,
 # requests, failed_requests, downtime_s, calibration_device/peak/estimate — null where nothing was

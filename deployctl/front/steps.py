@@ -12,13 +12,17 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from deployctl.front.cutover import serve_from, upstream, warm_page_cache
 from deployctl.plan import OperationKind, Plan
 
+if TYPE_CHECKING:
+    from deployctl.execute import Run
+    from deployctl.instance import Handle
 
-def front_steps(run: Any, plan: Plan, recorded: Any) -> None:
+
+def front_steps(run: Run, plan: Plan, recorded: Handle | None) -> None:
     """`remove-front`, and `front` while the recorded engine serves (other engine steps route later)."""
     from deployctl.front.haproxy import HaproxyFront
 
@@ -31,19 +35,21 @@ def front_steps(run: Any, plan: Plan, recorded: Any) -> None:
         serve_through_front(run, recorded)
 
 
-def serve_through_front(run: Any, handle: Any) -> None:
+def serve_through_front(run: Run, handle: Handle) -> None:
+    assert run.front is not None
     serve_from(run.front, handle)
     run.result.endpoint = run.front.spec.public_url
     run.report(f"the front on {run.front.spec.public_url} routes to {handle.name} ({handle.endpoint})")
 
 
-def hold_front(run: Any) -> float:
+def hold_front(run: Run) -> float:
     """Warm the new checkpoint, then hold the front (503 from now on); returns when the gap began."""
     checkpoint = run.result.checkpoint
     if checkpoint is not None:
         tick = time.perf_counter()
         warm_page_cache(checkpoint.path).join()
         run.result.timings["page_cache"] = time.perf_counter() - tick
+    assert run.front is not None
     front = run.front.adapter.observe()
     held_at = time.perf_counter()
     if front is not None and front.running:
@@ -54,12 +60,13 @@ def hold_front(run: Any) -> float:
     return held_at
 
 
-def blue_green_through_front(run: Any, old: Any) -> None:
+def blue_green_through_front(run: Run, old: Handle) -> None:
     """The new engine starts beside the old one; the front switches only once it passed its smoke test."""
     from deployctl import execute as executor
     from deployctl.pause import pause
 
     front, runtime = run.front, run.world.runtime
+    assert front is not None
     serve_from(front, old)  # a front that is down or routes elsewhere serves the old engine first
     run.report(f"starting the new engine beside {old.name}, which keeps serving {front.spec.public_url}")
     new = executor._verified(run, lambda: executor._launch(run), discard_on_failure=True)

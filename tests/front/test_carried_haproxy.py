@@ -17,12 +17,24 @@ pytestmark = pytest.mark.integration
 SCRIPTS = Path(__file__).parents[2] / "benchmarks" / "gpu"
 
 
-def test_the_carried_haproxy_runs_a_front_from_its_own_libraries(haproxy, fake_engine, tmp_path, monkeypatch):
-    debs, dest = tmp_path / "debs", tmp_path / "unpacked"
-    fetched = subprocess.run(["bash", SCRIPTS / "fetch-haproxy.sh", debs], capture_output=True, text=True)
+@pytest.fixture(scope="module")
+def debs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("haproxy-debs")
+    fetched = subprocess.run(["bash", SCRIPTS / "fetch-haproxy.sh", folder], capture_output=True, text=True)
     assert fetched.returncode == 0, fetched.stderr
+    return folder
+
+
+@pytest.mark.parametrize(
+    "dpkg", [True, False], ids=["unpacked with dpkg -x", "unpacked without dpkg (Python)"]
+)
+def test_the_carried_haproxy_runs_a_front_from_its_own_libraries(
+    haproxy, fake_engine, debs, tmp_path, monkeypatch, dpkg
+):
+    dest = tmp_path / "unpacked"
+    env = {**os.environ, **({} if dpkg else {"UNPACK_WITHOUT_DPKG": "1"})}
     unpacked = subprocess.run(
-        ["bash", SCRIPTS / "unpack-haproxy.sh", debs, dest], capture_output=True, text=True
+        ["bash", SCRIPTS / "unpack-haproxy.sh", debs, dest], capture_output=True, text=True, env=env
     )
     assert unpacked.returncode == 0, unpacked.stderr
     wrapper = unpacked.stdout.strip()
