@@ -36,7 +36,15 @@ KV_BYTES = {KvCacheFormat.NONE: 2.0, KvCacheFormat.FP8: 1.0, KvCacheFormat.NVFP4
 VLLM_DEFAULT_UTILIZATION = 0.92  # vLLM 0.33.0 CacheConfig.gpu_memory_utilization (0.9 before)
 TRTLLM_DEFAULT_KV_FRACTION = 0.9  # trtllm-serve --kv_cache_free_gpu_memory_fraction / KvCacheConfig
 # Activations, CUDA graphs, CUDA context and library workspaces per GPU: a stated allowance.
-ENGINE_OVERHEAD = {EngineName.VLLM: 2 * GIB, EngineName.TRTLLM: 2 * GIB, EngineName.TRANSFORMERS: 1 * GIB}
+# SGLang's own default share is (GPU memory - a reserve of at least 10 GiB on GPUs over 60 GiB) / GPU
+# memory (srt/arg_groups/memory_hook.py l.281-326 @ v0.5.23): 0.87 on an 80 GB GPU.
+SGLANG_DEFAULT_FRACTION = 0.87
+ENGINE_OVERHEAD = {
+    EngineName.VLLM: 2 * GIB,
+    EngineName.TRTLLM: 2 * GIB,
+    EngineName.TRANSFORMERS: 1 * GIB,
+    EngineName.SGLANG: 2 * GIB,
+}
 SHORTEST_USEFUL_LEN = 2048  # below this, "shorten max_model_len" is not advice worth giving
 
 
@@ -136,4 +144,8 @@ def _budget(
             int((total - fixed) * fraction),
             f"trtllm: weights first, then {fraction:g} of the rest for KV",
         )
+    if engine is EngineName.SGLANG:
+        share = memory_share or SGLANG_DEFAULT_FRACTION
+        usable = int(total * share)
+        return usable, usable - fixed, f"sglang mem_fraction_static {share:g} of the GPU"
     return total, total - fixed, "transformers: the whole GPU"

@@ -43,11 +43,12 @@ def default_image(recipe: Recipe) -> str:
 
 def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:
     """The one entry point from (recipe, checkpoint) to how the engine runs."""
-    from deployctl.engines import transformers, trtllm, vllm
+    from deployctl.engines import sglang, transformers, trtllm, vllm
 
     builders = {
         EngineName.VLLM: vllm.build_launch_spec,
         EngineName.TRTLLM: trtllm.build_launch_spec,
         EngineName.TRANSFORMERS: transformers.build_launch_spec,
+        EngineName.SGLANG: sglang.build_launch_spec,
     }
     return builders[recipe.engine.name](recipe, checkpoint, placement)

@@ -43,6 +43,7 @@ class EngineName(str, Enum):
     TRTLLM = "trtllm"
     VLLM = "vllm"
     TRANSFORMERS = "transformers"
+    SGLANG = "sglang"
 
 
 class RuntimeKind(str, Enum):
