@@ -106,17 +106,27 @@ def run_in_sglang(python: Path, script: str, stdin: str = "") -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.integration
-def test_sglang_parses_every_command_line_deployctl_emits(sglang_python: Path) -> None:
+# A flag SGLang does not know: its parser must exit on it, or the check above could not fail.
+TYPO = ["--model-path", "/m", "--tp-sise", "2"]
+
+
+@pytest.fixture(scope="module")
+def parsed(sglang_python: Path) -> tuple[dict[str, list[str]], dict]:
+    """(argv by case, what SGLang's parser made of each): one subprocess, one import of SGLang."""
     argvs = sglang_argv_of_every_recipe()
+    return argvs, run_in_sglang(sglang_python, PARSE_IN_SGLANG, json.dumps({**argvs, "typo": TYPO}))
+
+
+@pytest.mark.integration
+def test_sglang_parses_every_command_line_deployctl_emits(parsed) -> None:
+    argvs, results = parsed
     assert len(argvs) >= 5
-    results = run_in_sglang(sglang_python, PARSE_IN_SGLANG, json.dumps(argvs))
-    for name, parsed in results.items():
-        assert "error" not in parsed, f"{name}: SGLang refused {argvs[name]}: {parsed['error']}"
-        assert parsed["model_path"] == argvs[name][argvs[name].index("--model-path") + 1]
+    for name, argv in argvs.items():
+        assert "error" not in results[name], f"{name}: SGLang refused {argv}: {results[name]['error']}"
+        assert results[name]["model_path"] == argv[argv.index("--model-path") + 1]
         # SGLang binds 127.0.0.1:30000 unless told: deployctl always says where.
-        assert (parsed["host"], parsed["port"]) == ("0.0.0.0", 8000), name
-        assert parsed["api_key"] is None
+        assert (results[name]["host"], results[name]["port"]) == ("0.0.0.0", 8000), name
+        assert results[name]["api_key"] is None
     every = results["every option, nvfp4 weights, nvfp4 KV"]
     assert (every["quantization"], every["kv_cache_dtype"], every["tp_size"]) == ("modelopt_fp4", "nvfp4", 2)
     assert (every["context_length"], every["max_running_requests"], every["chunked_prefill_size"]) == (4096, 16, 8192)
@@ -129,10 +139,9 @@ def test_sglang_parses_every_command_line_deployctl_emits(sglang_python: Path) -
 
 
 @pytest.mark.integration
-def test_sglang_parser_would_catch_a_misspelled_flag(sglang_python: Path) -> None:
+def test_sglang_parser_would_catch_a_misspelled_flag(parsed) -> None:
     """The check can fail: a flag SGLang does not know makes its parser exit."""
-    typo = {"typo": ["--model-path", "/m", "--tp-sise", "2"]}
-    assert "error" in run_in_sglang(sglang_python, PARSE_IN_SGLANG, json.dumps(typo))["typo"]
+    assert "error" in parsed[1]["typo"]
 
 
 @pytest.mark.integration
