@@ -20,7 +20,7 @@ from deployctl.checkpoint import Checkpoint
 from deployctl.engines.base import Placement
 from deployctl.engines.registry import build_launch_spec
 from deployctl.recipe.load import load_recipe, parse_recipe_dict
-from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, RuntimeKind
+from deployctl.recipe.model import KvCacheFormat, QuantFormat, RuntimeKind
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,7 +87,7 @@ def sglang_argv_of_every_recipe() -> dict[str, list[str]]:
     argvs = {
         path.name: _args(path)
         for path in sorted((REPO / "recipes").glob("*.yaml"))
-        if load_recipe(path).engine.name is EngineName.SGLANG
+        if load_recipe(path).engine.name == "sglang"
     }
     every_option = parse_recipe_dict({
         "name": "flags", "model": "Qwen/Qwen3-8B", "gpu": {"type": "B200", "count": 2},
