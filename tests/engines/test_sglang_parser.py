@@ -71,7 +71,9 @@ print(json.dumps({"fp8_min": returned("ModelOptFp8Config", "get_min_capability")
 
 
 def _args(recipe_dict_or_path, fmt: QuantFormat | None = None, kv: KvCacheFormat | None = None) -> list[str]:
-    recipe = load_recipe(recipe_dict_or_path) if isinstance(recipe_dict_or_path, Path) else recipe_dict_or_path
+    recipe = (
+        load_recipe(recipe_dict_or_path) if isinstance(recipe_dict_or_path, Path) else recipe_dict_or_path
+    )
     checkpoint = Checkpoint(
         path=Path("/models/ckpt"),
         key="k",
@@ -89,14 +91,27 @@ def sglang_argv_of_every_recipe() -> dict[str, list[str]]:
         for path in sorted((REPO / "recipes").glob("*.yaml"))
         if load_recipe(path).engine.name == "sglang"
     }
-    every_option = parse_recipe_dict({
-        "name": "flags", "model": "Qwen/Qwen3-8B", "gpu": {"type": "B200", "count": 2},
-        "engine": {"name": "sglang", "max_model_len": 4096, "gpu_memory_utilization": 0.85, "max_batch_size": 16,
-                   "max_num_tokens": 8192, "enforce_eager": True, "dtype": "bfloat16"},
-        "serve": {"served_name": "qwen"},
-    })
+    every_option = parse_recipe_dict(
+        {
+            "name": "flags",
+            "model": "Qwen/Qwen3-8B",
+            "gpu": {"type": "B200", "count": 2},
+            "engine": {
+                "name": "sglang",
+                "max_model_len": 4096,
+                "gpu_memory_utilization": 0.85,
+                "max_batch_size": 16,
+                "max_num_tokens": 8192,
+                "enforce_eager": True,
+                "dtype": "bfloat16",
+            },
+            "serve": {"served_name": "qwen"},
+        }
+    )
     for fmt, kv in [("fp8", "fp8"), ("nvfp4", "nvfp4"), ("none", "none")]:
-        argvs[f"every option, {fmt} weights, {kv} KV"] = _args(every_option, QuantFormat(fmt), KvCacheFormat(kv))
+        argvs[f"every option, {fmt} weights, {kv} KV"] = _args(
+            every_option, QuantFormat(fmt), KvCacheFormat(kv)
+        )
     return argvs
 
 
@@ -129,8 +144,16 @@ def test_sglang_parses_every_command_line_deployctl_emits(parsed) -> None:
         assert results[name]["api_key"] is None
     every = results["every option, nvfp4 weights, nvfp4 KV"]
     assert (every["quantization"], every["kv_cache_dtype"], every["tp_size"]) == ("modelopt_fp4", "nvfp4", 2)
-    assert (every["context_length"], every["max_running_requests"], every["chunked_prefill_size"]) == (4096, 16, 8192)
-    assert (every["mem_fraction_static"], every["served_model_name"], every["dtype"]) == (0.85, "qwen", "bfloat16")
+    assert (every["context_length"], every["max_running_requests"], every["chunked_prefill_size"]) == (
+        4096,
+        16,
+        8192,
+    )
+    assert (every["mem_fraction_static"], every["served_model_name"], every["dtype"]) == (
+        0.85,
+        "qwen",
+        "bfloat16",
+    )
     assert every["disable_prefill_cuda_graph"] and every["disable_decode_cuda_graph"]
     fp8 = results["every option, fp8 weights, fp8 KV"]
     assert (fp8["quantization"], fp8["kv_cache_dtype"]) == ("modelopt_fp8", "fp8_e4m3")
@@ -149,5 +172,7 @@ def test_the_capability_table_states_sglangs_own_limits(sglang_python: Path) -> 
     """FP8 from compute capability 8.9, NVFP4 from 8.0, FP8_PER_CHANNEL_PER_TOKEN refused: as SGLang says."""
     limits = run_in_sglang(sglang_python, LIMITS_IN_SGLANG)
     assert (limits["fp8_min"], limits["fp4_min"]) == ([89], [80])
-    assert len(limits["fp8_only_refusal"]) == 1 and "only supports regular FP8" in limits["fp8_only_refusal"][0]
+    assert (
+        len(limits["fp8_only_refusal"]) == 1 and "only supports regular FP8" in limits["fp8_only_refusal"][0]
+    )
     assert limits["names"] == ["modelopt_fp8", "modelopt_fp4"]
