@@ -23,10 +23,11 @@ sglang.launch_server` call). Sources: sgl-project/sglang python/sglang/srt/ @ v0
 from __future__ import annotations
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import Placement, listen_host, passthrough_env, published_host, served_port
-from deployctl.engines.registry import default_image, engine_images
+from deployctl.engines.base import Engine, Placement, common_spec_fields, listen_host, listen_port
 from deployctl.launch_spec import EngineArgs, LaunchSpec
-from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe, RuntimeKind
+from deployctl.recipe.model import KvCacheFormat, QuantFormat, Recipe
+
+ENGINE_NAME = "sglang"  # its row in data/engines.yaml: image, health paths, memory and multi-node rules
 
 # ModelOpt checkpoint → SGLang quantization method (srt/layers/quantization/__init__.py l.68-72):
 # ModelOptFp8Config "modelopt_fp8" accepts quant_algo FP8 only (modelopt_quant.py l.510: FP8_PER_CHANNEL_
@@ -40,10 +41,8 @@ KV_CACHE_DTYPE = {KvCacheFormat.FP8: "fp8_e4m3", KvCacheFormat.NVFP4: "nvfp4"}
 def sglang_args(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> list[str]:
     """The server's flags, deployctl's own first, then `engine.extra_args` verbatim."""
     engine = recipe.engine
-    port, container_port = served_port(recipe)
-    listen_port = port if placement.runtime is RuntimeKind.PROCESS else container_port
-
-    args = ["--model-path", placement.model_dir, "--host", listen_host(recipe), "--port", str(listen_port)]
+    args = ["--model-path", placement.model_dir, "--host", listen_host(recipe)]
+    args += ["--port", str(listen_port(recipe, placement))]
     args += ["--served-model-name", recipe.served_name]
     if quantization := QUANTIZATION_METHOD.get(checkpoint.format):
         args += ["--quantization", quantization]
@@ -68,11 +67,8 @@ def sglang_args(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) ->
 
 def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:
     engine = recipe.engine
-    port, container_port = served_port(recipe)
     return LaunchSpec(
-        deployment=recipe.name,
-        engine=EngineName.SGLANG.value,
-        image=default_image(recipe),
+        **common_spec_fields(recipe),
         # `sglang serve` is the recommended entrypoint (launch_server.py's __main__ warns so); the module
         # form is the same server: both call prepare_server_args(argv) then run_server (cli/serve.py).
         program=("sglang", "serve"),
@@ -93,18 +89,13 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
             extra_args=tuple(engine.extra_args),
         ),
         env=dict(engine.env),
-        passthrough_env=passthrough_env(recipe),
         mounts=placement.checkpoint_mounts(checkpoint),
-        host=published_host(recipe),
-        port=port,
-        container_port=container_port,
-        health_path=engine_images()[EngineName.SGLANG].health_path,
         gpu_count=recipe.gpu.count,
         # SGLang's docker/compose.yaml runs the server with `ipc: host` (tensor-parallel workers share
         # memory through /dev/shm).
         shm_size=recipe.runtime.shm_size,
         ipc_host=True,
-        network=recipe.runtime.network,
-        service_network=recipe.serve.network,
-        startup_budget_s=recipe.serve.health_timeout_s,
     )
+
+
+ENGINE = Engine(name=ENGINE_NAME, build_launch_spec=build_launch_spec)
