@@ -123,6 +123,7 @@ def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) ->
         spec_hash=spec.spec_hash() if spec else None,
         checkpoint=checkpoint.key if checkpoint else recipe.model.display,
         quantized=recipe.quantization.format.value != "none" or recipe.quantization.kv_cache.value != "none",
+        dummy_weights=recipe.model.dummy,
         quantize_cost="" if checkpoint else quantize_cost(recipe),
         missing_reason="" if checkpoint else missing_reason(recipe),
         recipe_hash=recipe_hash(recipe),
@@ -214,7 +215,7 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
         world = observe(name, get_runtime(recipe.runtime), store)
         desired = Desired(
             deployment=name, spec_hash=spec.spec_hash(), checkpoint=checkpoint.key,
-            quantized=checkpoint.is_quantized, recipe_hash=revision.recipe_hash,
+            quantized=checkpoint.is_quantized, dummy_weights=recipe.model.dummy, recipe_hash=revision.recipe_hash,
             **_strategy(recipe, swap_choice_of(recipe)),
         )  # fmt: skip
         plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": True}))

@@ -280,6 +280,7 @@ def smoke_test(recipe: Recipe, endpoint: str, model: str | None = None):
         prompt=recipe.smoke.prompt,
         max_tokens=recipe.smoke.max_tokens,
         timeout_s=recipe.smoke.timeout_s,
+        require_text=not recipe.model.dummy,  # random weights may answer in tokens that decode to nothing
     )
 
 

@@ -19,6 +19,9 @@ from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recip
 
 MAX_ALTERNATIVES = 4
 MAX_SAME_GPU = 3
+# Engines deployctl runs for development and tests on CPU (engines/transformers.py): judged when a recipe
+# names them, never suggested as the way to serve a model on a GPU (no batching scheduler, no paged KV).
+DEVELOPMENT_ENGINES = (EngineName.TRANSFORMERS,)
 # Effective bits per weight: "nearest" alternative formats keep the compression the operator asked for.
 _BITS = {
     QuantFormat.NONE: 16,
@@ -144,6 +147,8 @@ def _try(
     recipe: Recipe, combo: Combination, gpu: GpuInfo, count: int, shape: ModelShape | None
 ) -> Alternative | None:
     """An Alternative when the combination would work, possibly with a shorter max_model_len."""
+    if combo.engine in DEVELOPMENT_ENGINES and not gpu.is_cpu:
+        return None
     findings, _memory = assess(recipe, combo, gpu, count, shape)
     rejected = [f for f in findings if f.level is Level.REJECTED]
     note = None

@@ -21,6 +21,7 @@ from deployctl.quantize.source import (
     TINY_SEED,
     TINY_VERSION,
     ResolvedModel,
+    as_dummy,
     check_model_folder,
     folder_content_key,
     resolve_model,
@@ -52,6 +53,8 @@ def missing_reason(recipe: Recipe) -> str:
     if _resolve_offline(recipe) is None:
         source = recipe.model.generate or recipe.model.id
         verb = "generate" if recipe.model.generate else "download"
+        if recipe.model.dummy:
+            return f"download the config and tokenizer of {source} (dummy weights: no weight files)"
         if is_quantized(recipe.quantization.format, recipe.quantization.kv_cache):
             return f"{verb} {source}, then quantize to {recipe.quantization.format.value}"
         return f"{verb} {source}"
@@ -83,14 +86,15 @@ def _resolve_offline(recipe: Recipe) -> ResolvedModel | None:
         return ResolvedModel(
             folder, None, f"generated:{folder_content_key(folder)}", f"generated:{spec.generate}"
         )
-    return _hub_local(spec.id or "", spec.revision)
+    found = _hub_local(spec.id or "", spec.revision, weights=not spec.dummy)
+    return as_dummy(found) if found and spec.dummy else found
 
 
-def _hub_local(repo_id: str, revision: str) -> ResolvedModel | None:
+def _hub_local(repo_id: str, revision: str, *, weights: bool = True) -> ResolvedModel | None:
     """The snapshot in the local Hugging Face cache, resolved with `local_files_only` (no network)."""
     from huggingface_hub import snapshot_download
 
-    from deployctl.quantize.source import HUB_PATTERNS
+    from deployctl.quantize.source import hub_patterns
 
     try:
         folder = Path(
@@ -100,10 +104,10 @@ def _hub_local(repo_id: str, revision: str) -> ResolvedModel | None:
                 cache_dir=str(settings.hf_cache_dir()),
                 token=os.environ.get("HF_TOKEN") or False,
                 local_files_only=True,
-                allow_patterns=HUB_PATTERNS,
+                allow_patterns=hub_patterns(weights),
             )
         )
-        check_model_folder(folder, field="model.id")
+        check_model_folder(folder, field="model.id", weights=weights)
     except (Exception, ModelSourceError):  # huggingface_hub raises many types; all mean "not here"
         return None
     commit = folder.name
