@@ -120,7 +120,7 @@ serve_and_bench() {  # serve_and_bench TAG NAME RECIPE MODEL_DIR: apply, memory,
   fi
   gpu_memory "$DIR/$tag-gpu-memory.json"
   $DC --json status "$name" > "$DIR/$tag-status.json"
-  $DC logs "$name" --tail 4000 2>&1 | grep -E "KV cache|Loading weights took|Model loading took|memory|Maximum concurrency|load_format|dummy" |
+  $DC logs "$name" --tail 4000 2>&1 | grep -E "KV cache|Loading weights took|Model loading took|memory|Maximum concurrency|load_format" |
     tail -25 > "$DIR/$tag-engine-log.txt" || true
   bench_both "$tag" "$name" "$model"
   $DC destroy "$name" > /dev/null

@@ -77,7 +77,7 @@ def quant_row(folder: Path, tag: str) -> dict[str, Any]:
     return {
         "tag": tag,
         "wall_s": (load(folder / f"{tag}-quantize-wall.json") or {}).get("quantize_wall_s"),
-        "steps_s": manifest.get("timings_s"),
+        "steps_s": ", ".join(f"{step} {t:.0f}" for step, t in (manifest.get("timings_s") or {}).items()),
         "device": manifest.get("device"),
         "peak_gib_per_gpu": {gpu: mib / 1024 for gpu, mib in sorted(peak.items())},
         "calibration_estimate_gib": estimate.get("calibration_estimate_bytes", 0) / GIB or None,
