@@ -85,7 +85,8 @@ def bench(
     timeout: Annotated[float, typer.Option(help="Per request timeout (seconds).")] = 120.0,
     api_key_env: Annotated[str | None, typer.Option(help="NAME of the variable holding the API key.")] = None,
     gpu: Annotated[
-        str | None, typer.Option(help="GPU name for the roofline's bandwidth (catalogue lookup).")
+        str | None,
+        typer.Option(help="GPU name for the roofline's bandwidth (catalogue; × a deployment's tensor-parallel GPUs)."),
     ] = None,
     bandwidth_gbps: Annotated[
         float | None, typer.Option(help="Memory bandwidth in GB/s (overrides --gpu).")
