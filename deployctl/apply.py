@@ -1,8 +1,8 @@
-"""`deployctl apply`/`plan`/`rollback`: judge → lock → observe → plan → checkpoint → swap → state.
+"""`deployctl apply`/`plan`/`rollback`: judge → lock → observe → plan → checkpoint → execute → state.
 
 This module sequences the stages and owns no decisions: the verdict (and the swap strategy) comes
 from `capability`, the plan from `plan.make_plan`, the command line from the engine adapter, the
-execution of the engine step from `swap`, side effects from the runtime and quantize adapters.
+execution of the engine step from `execute`, side effects from the runtime and quantize adapters.
 
 The checkpoint is always made while the old engine still serves. A deployctl killed outright leaves
 state naming an engine that passed its smoke test, and the next plan sees the difference (plan.py).
@@ -14,18 +14,19 @@ import time
 from pathlib import Path
 
 from deployctl import settings
+from deployctl.apply_result import ApplyResult
 from deployctl.capability.verdict import SwapChoice
 from deployctl.checkpoint import Checkpoint
-from deployctl.errors import StateError
+from deployctl.errors import StateError, unknown_deployment
+from deployctl.execute import Reporter, Run, execute
 from deployctl.launch_spec import LaunchSpec
-from deployctl.plan import Desired, Instance, Observed, make_plan
+from deployctl.observe import World, observe
+from deployctl.pause import pause
+from deployctl.plan import Desired, make_plan
 from deployctl.recipe.model import Recipe
-from deployctl.state import recipe_hash
-from deployctl.swap import ApplyResult, Reporter, Run, World, execute, pause, smoke_test
+from deployctl.state import DeploymentState, Revision, recipe_hash
 
-HEALTH_PROBE_TIMEOUT_S = 1.0
-
-__all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "build_spec", "smoke_test"]
+__all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "build_spec"]
 
 
 def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str], SwapChoice]:
@@ -85,33 +86,6 @@ def build_spec(recipe: Recipe, checkpoint: Checkpoint) -> LaunchSpec:
     return build_launch_spec(recipe, checkpoint, placement)
 
 
-def observe(name: str, runtime, store) -> World:
-    """State plus reality: every instance labelled for `name`, the recorded one probed for health."""
-    from deployctl.serve.health import probe
-
-    previous = store.load(name)
-    recorded = previous.handle.name if previous else None
-    handles = {h.name: h for h in runtime.find(name)}
-    instances = []
-    for handle in handles.values():
-        phase = runtime.state(handle).phase
-        if phase == "running" and handle.name == recorded:
-            url = handle.endpoint + previous.spec.health_path
-            phase = "running" if probe(url, timeout_s=HEALTH_PROBE_TIMEOUT_S) == 200 else "unhealthy"
-        attached = None
-        if handle.name == recorded and previous.spec.service_network and phase == "running":
-            attached = runtime.attached(handle, previous.spec.service_network)
-        instances.append(
-            Instance(name=handle.name, spec_hash=handle.spec_hash, phase=phase, attached=attached)
-        )
-    observed = Observed(
-        recorded_instance=recorded,
-        recorded_recipe_hash=previous.recipe_hash if previous else None,
-        instances=tuple(instances),
-    )
-    return World(runtime=runtime, previous=previous, handles=handles, observed=observed)
-
-
 def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) -> ApplyResult:
     """The plan from what exists on disk now: never quantizes, downloads or generates."""
     from deployctl.quantize.lookup import find_checkpoint, missing_reason, quantize_cost
@@ -133,7 +107,7 @@ def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) ->
     return ApplyResult(deployment=recipe.name, plan=plan, spec=spec, checkpoint=checkpoint)
 
 
-def _strategy(recipe: Recipe, swap: SwapChoice | None) -> dict:
+def _strategy(recipe: Recipe, swap: SwapChoice | None) -> dict[str, str | None]:
     """The Desired fields about how a changed engine is swapped in."""
     swap = swap or SwapChoice(strategy="replace", reason="")
     network = recipe.serve.network
@@ -225,15 +199,13 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
     return result
 
 
-def list_revisions(name: str) -> list[dict]:
+def list_revisions(name: str) -> list[dict[str, object]]:
     """The revisions kept for `name`, numbered as `rollback --to` takes them, oldest first."""
     from deployctl.state import StateStore
 
     state = StateStore().load(name)
     if state is None:
-        raise StateError(
-            f"no deployment named {name}", hint="`deployctl list` shows the deployments deployctl knows"
-        )
+        raise unknown_deployment(name)
     current = len(state.revisions)
     return [
         {
@@ -251,11 +223,9 @@ def list_revisions(name: str) -> list[dict]:
     ]
 
 
-def _pick_revision(name: str, state, to: int | None):
+def _pick_revision(name: str, state: DeploymentState | None, to: int | None) -> Revision:
     if state is None:
-        raise StateError(
-            f"no deployment named {name}", hint="`deployctl list` shows the deployments deployctl knows"
-        )
+        raise unknown_deployment(name)
     count = len(state.revisions)
     number = to if to is not None else count - 1
     if not 1 <= number <= count:
@@ -272,7 +242,7 @@ def _pick_revision(name: str, state, to: int | None):
     return revision
 
 
-def _revision_checkpoint(name: str, revision) -> Checkpoint:
+def _revision_checkpoint(name: str, revision: Revision) -> Checkpoint:
     path = Path(revision.checkpoint_path or "")
     if not (path / "config.json").is_file():
         raise StateError(

@@ -32,7 +32,7 @@ class OperationKind(str, Enum):
     RECORD = "record"  # the engine is kept; only settings outside it (smoke, swap) changed: update state
 
 
-Phase = Literal["running", "unhealthy", "exited", "missing"]
+ObservedPhase = Literal["running", "unhealthy", "exited", "missing"]
 
 
 class Instance(BaseModel):
@@ -42,7 +42,7 @@ class Instance(BaseModel):
 
     name: str
     spec_hash: str
-    phase: Phase
+    phase: ObservedPhase
     attached: bool | None = None  # on serve.network under the deployment's name; None: no network
 
 

@@ -12,16 +12,14 @@ from deployctl.capability.assess import Combination, assess, table_findings
 from deployctl.capability.catalogue import GpuInfo, find_gpu, load_catalogue, lookup_gpu
 from deployctl.capability.memory import MemoryEstimate
 from deployctl.capability.shapes import ModelShape, resolve_shape
-from deployctl.capability.swap import choose_swap
+from deployctl.capability.swap_strategy import choose_swap
 from deployctl.capability.table import Level
 from deployctl.capability.verdict import Alternative, Finding, Verdict
+from deployctl.engine_facts import engine_facts
 from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe
 
 MAX_ALTERNATIVES = 4
 MAX_SAME_GPU = 3
-# Engines deployctl runs for development and tests on CPU (engines/transformers.py): judged when a recipe
-# names them, never suggested as the way to serve a model on a GPU (no batching scheduler, no paged KV).
-DEVELOPMENT_ENGINES = (EngineName.TRANSFORMERS,)
 # Effective bits per weight: "nearest" alternative formats keep the compression the operator asked for.
 _BITS = {
     QuantFormat.NONE: 16,
@@ -147,8 +145,8 @@ def _try(
     recipe: Recipe, combo: Combination, gpu: GpuInfo, count: int, shape: ModelShape | None
 ) -> Alternative | None:
     """An Alternative when the combination would work, possibly with a shorter max_model_len."""
-    if combo.engine in DEVELOPMENT_ENGINES and not gpu.is_cpu:
-        return None
+    if engine_facts(combo.engine).development_engine and not gpu.is_cpu:
+        return None  # judged when a recipe names it; never offered as the way to serve a model on a GPU
     findings, _memory = assess(recipe, combo, gpu, count, shape)
     rejected = [f for f in findings if f.level is Level.REJECTED]
     note = None

@@ -67,7 +67,7 @@ def rollback(
 
 
 def _render(result) -> None:
-    from deployctl.runtimes.base import service_url
+    from deployctl.instance import service_url
 
     service = service_url(result.spec) if result.spec else None
     where = result.endpoint + (f" and as {service}" if service else "")
@@ -96,7 +96,7 @@ def _render(result) -> None:
         "timings": result.timings,
         "downtime_s": result.downtime_s,
         "checkpoint": str(result.checkpoint.path) if result.checkpoint else None,
-        "smoke": result.smoke.model_dump(mode="json") if hasattr(result.smoke, "model_dump") else None,
+        "smoke": result.smoke.model_dump(mode="json") if result.smoke else None,
     }
     out.result(data, human=result.endpoint)
 

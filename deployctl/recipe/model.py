@@ -10,15 +10,13 @@ from __future__ import annotations
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
-
-class StrictModel(BaseModel):
-    """Unknown keys are errors (typos must not pass silently); values never change after load."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+from deployctl.engine_facts import engine_names
+from deployctl.open_name import OpenName
+from deployctl.strict import StrictModel
 
 
 class QuantFormat(str, Enum):
@@ -39,15 +37,49 @@ class KvCacheFormat(str, Enum):
     NVFP4 = "nvfp4"
 
 
-class EngineName(str, Enum):
-    TRTLLM = "trtllm"
-    VLLM = "vllm"
-    TRANSFORMERS = "transformers"
+class EngineName(OpenName):
+    """An engine's name: a row of data/engines.yaml, or an engine registered at run time
+    (`deployctl.engines.registry.register_engine`). The built-ins are also constants (`EngineName.VLLM`)."""
+
+    TRTLLM: ClassVar[EngineName]
+    VLLM: ClassVar[EngineName]
+    TRANSFORMERS: ClassVar[EngineName]
+
+    @classmethod
+    def known(cls) -> tuple[str, ...]:
+        return engine_names()
 
 
-class RuntimeKind(str, Enum):
-    DOCKER = "docker"
-    PROCESS = "process"
+EngineName.TRTLLM, EngineName.VLLM, EngineName.TRANSFORMERS = map(
+    EngineName, ("trtllm", "vllm", "transformers")
+)
+
+
+class RuntimeKind(OpenName):
+    """Where an engine runs: a kind registered by `deployctl.runtimes.registry` (docker, process, or one
+    added with `register_runtime`)."""
+
+    DOCKER: ClassVar[RuntimeKind]
+    PROCESS: ClassVar[RuntimeKind]
+    _registered: ClassVar[list[str]] = ["docker", "process"]
+
+    @classmethod
+    def known(cls) -> tuple[str, ...]:
+        return tuple(cls._registered)
+
+    @classmethod
+    def register(cls, name: str) -> RuntimeKind:
+        if name not in cls._registered:
+            cls._registered.append(name)
+        return cls(name)
+
+    @classmethod
+    def unregister(cls, name: str) -> None:
+        if name in cls._registered:
+            cls._registered.remove(name)
+
+
+RuntimeKind.DOCKER, RuntimeKind.PROCESS = RuntimeKind("docker"), RuntimeKind("process")
 
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
@@ -133,7 +165,9 @@ class ModelSpec(StrictModel):
 class GpuSpec(StrictModel):
     type: str = Field("auto", description="auto (detect with NVML), cpu, or a catalogue name like 'H100 SXM'")
     count: int = Field(1, ge=1, le=64, description="GPUs per node (tensor parallel size)")
-    nodes: int = Field(1, ge=1, le=64, description="Nodes (pipeline parallel across nodes; Kubernetes renderers)")
+    nodes: int = Field(
+        1, ge=1, le=64, description="Nodes (pipeline parallel across nodes; Kubernetes renderers)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -271,9 +305,12 @@ class ServeSpec(StrictModel):
         return value
 
 
+SMOKE_PROMPT = "Say hello in one short sentence."  # also `deployctl smoke URL` without a recipe
+
+
 class SmokeSpec(StrictModel):
     enabled: bool = True
-    prompt: str = "Say hello in one short sentence."
+    prompt: str = SMOKE_PROMPT
     max_tokens: int = Field(16, ge=1, le=4096)
     timeout_s: float = Field(120, gt=0)
 
