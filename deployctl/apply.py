@@ -92,19 +92,45 @@ def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) ->
 
     checkpoint = find_checkpoint(recipe)
     spec = build_spec(recipe, checkpoint) if checkpoint else None
+    quantized = recipe.quantization.format.value != "none" or recipe.quantization.kv_cache.value != "none"
+    placement = _calibration_placement(recipe, world) if quantized and checkpoint is None else None
     desired = Desired(
         deployment=recipe.name,
         spec_hash=spec.spec_hash() if spec else None,
         checkpoint=checkpoint.key if checkpoint else recipe.model.display,
-        quantized=recipe.quantization.format.value != "none" or recipe.quantization.kv_cache.value != "none",
+        quantized=quantized,
         dummy_weights=recipe.model.dummy,
         quantize_cost="" if checkpoint else quantize_cost(recipe),
         missing_reason="" if checkpoint else missing_reason(recipe),
         recipe_hash=recipe_hash(recipe),
+        calibration=placement.summary() if placement else "",
         **_strategy(recipe, swap),
     )
     plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": checkpoint is not None}))
-    return ApplyResult(deployment=recipe.name, plan=plan, spec=spec, checkpoint=checkpoint)
+    return ApplyResult(
+        deployment=recipe.name, plan=plan, spec=spec, checkpoint=checkpoint, calibration=placement
+    )
+
+
+def _check_calibration_room(recipe: Recipe) -> None:
+    """Refuse, before the lock, a recipe whose calibration fits nowhere (the plan decides again under it)."""
+    from deployctl.quantize.lookup import find_checkpoint, model_folder
+    from deployctl.quantize.room import place
+
+    quantized = recipe.quantization.format.value != "none" or recipe.quantization.kv_cache.value != "none"
+    if quantized and find_checkpoint(recipe) is None:
+        place(recipe, model_folder(recipe))
+
+
+def _calibration_placement(recipe: Recipe, world: World):
+    """Where calibration would run now (CapabilityRejected when nowhere): the serving engine counts as
+    holding its share unless it is observed stopped."""
+    from deployctl.quantize.lookup import model_folder
+    from deployctl.quantize.room import place
+
+    recorded = next((i for i in world.observed.instances if i.name == world.observed.recorded_instance), None)
+    stopped = [recipe.name] if recorded is None or recorded.phase in ("exited", "missing") else []
+    return place(recipe, model_folder(recipe), not_running=stopped)
 
 
 def _strategy(recipe: Recipe, swap: SwapChoice | None) -> dict[str, str | None]:
@@ -135,13 +161,14 @@ def apply_recipe(
         report(f"warning: {message}")
     store, runtime = StateStore(), get_runtime(recipe.runtime)
     if dry_run:
-        result = plan_recipe(recipe, observe(recipe.name, runtime, store), swap)
+        result = _located(recipe_path, plan_recipe, recipe, observe(recipe.name, runtime, store), swap)
         result.warnings = warnings
         return result
+    _located(recipe_path, _check_calibration_room, recipe)  # a refusal here leaves not even a lock file
     with store.lock(recipe.name):
         pause("locked")
         world = observe(recipe.name, runtime, store)
-        result = plan_recipe(recipe, world, swap)
+        result = _located(recipe_path, plan_recipe, recipe, world, swap)
         result.warnings, result.timings["plan"] = warnings, time.perf_counter() - started
         report(str(result.plan))
         if result.plan.needs_checkpoint:
@@ -152,6 +179,18 @@ def apply_recipe(
     return result
 
 
+def _located(recipe_path: Path | None, fn, *args):
+    """Run fn; a refusal it raises names the recipe file (the calibration placement cannot know it)."""
+    from deployctl.errors import DeployctlError
+
+    try:
+        return fn(*args)
+    except DeployctlError as exc:
+        if exc.file is None and exc.field:
+            exc.file = recipe_path
+        raise
+
+
 def _make_checkpoint(
     recipe: Recipe, world: World, planned: ApplyResult, report: Reporter, swap: SwapChoice
 ) -> ApplyResult:
@@ -159,14 +198,14 @@ def _make_checkpoint(
     from deployctl.quantize.pipeline import prepare_checkpoint
 
     tick = time.perf_counter()
-    checkpoint = prepare_checkpoint(recipe, progress=True, on_step=report)
+    checkpoint = prepare_checkpoint(recipe, progress=True, on_step=report, placement=planned.calibration)
     timings = {**planned.timings, "checkpoint": time.perf_counter() - tick}
     result = plan_recipe(recipe, world, swap)
     if result.checkpoint is None or result.checkpoint.key != checkpoint.key:
         raise StateError(f"the checkpoint {checkpoint.key} just made cannot be found in the cache again")
     if result.plan.engine_operation.kind is not planned.plan.engine_operation.kind:
         report(f"with the checkpoint known, the engine step is: {result.plan.engine_operation}")
-    result.timings, result.warnings = timings, planned.warnings
+    result.timings, result.warnings, result.calibration = timings, planned.warnings, planned.calibration
     return result
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from deployctl.checkpoint import Checkpoint
 from deployctl.launch_spec import LaunchSpec
 from deployctl.plan import Plan
 from deployctl.smoke_report import SmokeReport
+
+if TYPE_CHECKING:
+    from deployctl.capability.calibration_placement import CalibrationPlacement
 
 
 @dataclass
@@ -24,3 +28,4 @@ class ApplyResult:
     downtime_s: float | None = None  # replace: old engine stopped → new engine healthy; blue-green: 0
     warnings: list[str] = field(default_factory=list)
     changed: bool = True
+    calibration: CalibrationPlacement | None = None  # where the quantize step calibrates (plan and apply)

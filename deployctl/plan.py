@@ -82,6 +82,7 @@ class Desired(BaseModel):
     strategy: Literal["replace", "blue-green"] = "replace"  # how a changed engine is swapped in
     strategy_note: str = ""  # why that strategy, when the recipe has a say in it (serve.network)
     service: str | None = None  # "<name>:<port> on <network>": the address a blue-green swap moves
+    calibration: str = ""  # where calibration runs, its estimate and why (calibration_placement.py)
 
 
 class Plan(BaseModel):
@@ -164,7 +165,8 @@ def _checkpoint_operation(desired: Desired, observed: Observed) -> Operation:
         )
     cost = f" ({desired.quantize_cost})" if desired.quantize_cost else ""
     what = f"cache miss: {desired.missing_reason}" if desired.missing_reason else "cache miss"
-    return Operation(kind=OperationKind.QUANTIZE, resource=resource, cause=f"{what}{cost}")
+    where = f"; {desired.calibration}" if desired.calibration else ""
+    return Operation(kind=OperationKind.QUANTIZE, resource=resource, cause=f"{what}{cost}{where}")
 
 
 def _engine_operation(desired: Desired, observed: Observed) -> Operation:

@@ -11,8 +11,10 @@
 #                          validate at count 1 and 2, plan, apply, status, deployctl bench and vLLM's own
 #                          `bench serve` at concurrency 1 and 16, destroy (~6 min: engine start ~160 s)
 #   tp2-quant-32b-model    Qwen3-32B-shaped random bf16 model, 65.5 GB in 14 shards (~2-3 min, disk-bound)
-#   tp2-quant-32b FORMAT   deployctl quantize (fp8 or nvfp4) with per-GPU memory sampled every 0.5 s,
-#                          against deployctl's estimates (~4-6 min; +50 s for the first CUDA extension build)
+#   tp2-quant-32b FORMAT [GIB]  deployctl quantize (fp8 or nvfp4) where the plan places calibration (one
+#                          GPU holds 65.5 GB; GIB = quantization.max_gpu_memory_gib, e.g. 40, spreads it over
+#                          both GPUs in a sequential map), nvidia-smi sampled every 0.5 s, against the plan's
+#                          modelled peak per GPU (~4-6 min; +50 s for the first CUDA extension build)
 #   tp2-serve-32b FORMAT   apply the cached export at tp=2, bench like tp2-dummy-70b, destroy (~5 min)
 #   summary                one table from every tp2 JSON in DIR (seconds)
 # NVLink multicast stays off (the machine's rule): the three switches below are exported and also set in
@@ -21,6 +23,7 @@ set -euo pipefail
 PHASE=${1:?phase}
 DIR=${2:?results folder}
 ARG=${3:-}
+ARG2=${4:-}
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 # Through `benchmarks/gpu/h200.sh run h200x2.sh PHASE /tmp/res`, h200.sh packs /tmp/res ($RES) itself.
@@ -35,12 +38,12 @@ M=/tmp/models
 L70=$M/llama-3.1-70b-shape
 Q32=$M/qwen3-32b-random
 
-recipe() {  # recipe FILE NAME MODEL_YAML COUNT FORMAT: vLLM 0.24 as a process on `gpu: auto` × COUNT
+recipe() {  # recipe FILE NAME MODEL_YAML COUNT FORMAT [QUANT_KEYS]: vLLM 0.24 as a process on `gpu: auto` × COUNT
   cat > "$1" <<YAML
 name: $2
 model: $3
 gpu: {type: auto, count: $4}
-quantization: {format: $5, calibration: {samples: 64, seq_len: 512, batch_size: 8}}
+quantization: {format: $5, calibration: {samples: 64, seq_len: 512, batch_size: 8}${6:-}}
 engine:
   name: vllm
   max_model_len: 4096
@@ -146,7 +149,8 @@ tp2-quant-32b)
   free_gb=$(df --output=avail -B1G /tmp | tail -1 | tr -d ' ')
   need_gb=$([ "$fmt" = fp8 ] && echo 36 || echo 22)
   [ "$free_gb" -ge "$need_gb" ] || { echo "only $free_gb GB free, the $fmt export needs ~$need_gb GB: deployctl cache rm KEY of another export first"; exit 1; }
-  recipe "/tmp/$tag.yaml" "q32-$fmt" "{path: $Q32}" 2 "$fmt"
+  # The GPU cap only moves calibration (not part of the cache key): tp2-serve-32b finds the export.
+  recipe "/tmp/$tag.yaml" "q32-$fmt" "{path: $Q32}" 2 "$fmt" "${ARG2:+, max_gpu_memory_gib: $ARG2}"
   estimate "/tmp/$tag.yaml" "$DIR/$tag-estimate.json"
   $DC --json plan "/tmp/$tag.yaml" > "$DIR/$tag-plan.json" 2> "$DIR/$tag-plan.log" || true
   sampler=$(sample_memory "$DIR/$tag-memory-samples.csv")
@@ -156,15 +160,6 @@ tp2-quant-32b)
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
   peak_memory "$DIR/$tag-memory-samples.csv" "$DIR/$tag-memory-peak.json"
   gzip -f "$DIR/$tag-memory-samples.csv"
-  python3 - "$Q32" > "$DIR/$tag-calibration-estimate.json" <<'EOF'
-import json, sys
-from pathlib import Path
-from deployctl.quantize.quantizer import MEMORY_FACTOR, weights_size
-size = weights_size(Path(sys.argv[1]))
-print(json.dumps({"base_weights_bytes": size, "memory_factor": MEMORY_FACTOR,
-                  "calibration_estimate_bytes": int(size * MEMORY_FACTOR),
-                  "source": "deployctl quantize's memory check (quantize/quantizer.py check_memory): weights x factor"}))
-EOF
   [ "$code" = 0 ] || tail -30 "$DIR/$tag-quantize.log"
   python3 benchmarks/gpu/summarize_tp2.py "$DIR" ;;
 tp2-serve-32b)

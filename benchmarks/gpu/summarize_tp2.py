@@ -4,8 +4,8 @@ Reads the *tp2* JSON files in a results folder and prints, then writes `tp2-summ
 - per served model: apply and engine start time, memory per GPU (used vs deployctl's estimate), KV cache
   tokens, batch-1 decode and 16-concurrent throughput from `deployctl bench` beside vLLM's `bench serve`
   on the same server, and the batch-1 fraction of the bandwidth roofline (2 × H200 over the weights);
-- per quantization: wall time and Model Optimizer's steps, peak memory per GPU against deployctl's
-  calibration estimate, export size;
+- per quantization: wall time and Model Optimizer's steps, where the plan placed calibration and its
+  modelled peak per GPU against the peaks measured (torch's allocator, nvidia-smi), export size;
 - the verdict for the 70B shape on one GPU and the alternatives it offered.
 
     python benchmarks/gpu/summarize_tp2.py RESULTS_DIR
@@ -73,14 +73,21 @@ def quant_row(folder: Path, tag: str) -> dict[str, Any]:
     result = load(folder / f"{tag}-quantize.json") or {}
     manifest = result.get("manifest") or {}
     peak = (load(folder / f"{tag}-memory-peak.json") or {}).get("peak_used_mib", {})
-    estimate = load(folder / f"{tag}-calibration-estimate.json") or {}
+    calibration = manifest.get("calibration") or {}  # the plan's placement and the peaks measured there
+    placement = calibration.get("placement") or {}
     return {
         "tag": tag,
         "wall_s": (load(folder / f"{tag}-quantize-wall.json") or {}).get("quantize_wall_s"),
         "steps_s": ", ".join(f"{step} {t:.0f}" for step, t in (manifest.get("timings_s") or {}).items()),
         "device": manifest.get("device"),
+        "placement": placement.get("reason"),
+        "plan_peak_gib_per_gpu": {
+            g: b / GIB for g, b in sorted((placement.get("gpu_peak_bytes") or {}).items())
+        },
+        "torch_peak_gib_per_gpu": {
+            g: b / GIB for g, b in sorted((calibration.get("measured_gpu_peak_bytes") or {}).items())
+        },
         "peak_gib_per_gpu": {gpu: mib / 1024 for gpu, mib in sorted(peak.items())},
-        "calibration_estimate_gib": estimate.get("calibration_estimate_bytes", 0) / GIB or None,
         "export_gb": manifest.get("size_bytes", 0) / 1e9 or None,
         "quality": (manifest.get("quality") or {}).get("status"),
     }
@@ -120,9 +127,13 @@ def main() -> None:
     if summary["quantize"]:
         print(table(summary["quantize"], [
             ("quantize", "tag", 0), ("wall s", "wall_s", 1), ("steps s", "steps_s", 1), ("on", "device", 0),
-            ("peak GiB/GPU", "peak_gib_per_gpu", 1), ("est. GiB", "calibration_estimate_gib", 1),
+            ("plan GiB/GPU", "plan_peak_gib_per_gpu", 1), ("torch peak", "torch_peak_gib_per_gpu", 1),
+            ("smi peak", "peak_gib_per_gpu", 1),
             ("export GB", "export_gb", 1), ("quality", "quality", 0),
-        ]) + "\n")  # fmt: skip
+        ]))  # fmt: skip
+        for row in summary["quantize"]:
+            print(f"  {row['tag']}: {row['placement'] or 'placement not recorded'}")
+        print()
     if summary["serve"]:
         print(table(summary["serve"], [
             ("serve (tp=2)", "tag", 0), ("apply s", "apply_wall_s", 0), ("start s", "engine_start_s", 0),

@@ -24,6 +24,7 @@ def plan(recipe_file: Path = RecipeArg) -> None:
         "operations": [op.model_dump(mode="json") for op in result.plan.operations],
         "spec_hash": result.spec.spec_hash() if result.spec else None,
         "argv": list(result.spec.argv) if result.spec else None,
+        "calibration": _dump(result.calibration),
     }
     out.result(data, human=str(result.plan))
     raise typer.Exit(EXIT_PLAN_CHANGES if result.plan.has_changes else EXIT_OK)
@@ -97,8 +98,13 @@ def _render(result) -> None:
         "downtime_s": result.downtime_s,
         "checkpoint": str(result.checkpoint.path) if result.checkpoint else None,
         "smoke": result.smoke.model_dump(mode="json") if result.smoke else None,
+        "calibration": _dump(result.calibration),
     }
     out.result(data, human=result.endpoint)
+
+
+def _dump(value) -> dict | None:
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else None
 
 
 def register(app: typer.Typer) -> None:

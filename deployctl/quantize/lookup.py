@@ -72,6 +72,12 @@ def quantize_cost(recipe: Recipe) -> str:
     return "time unknown: no earlier export to compare with"
 
 
+def model_folder(recipe: Recipe) -> Path | None:
+    """The base model's folder when it is on disk already (no download, no generation)."""
+    resolved = _resolve_offline(recipe)
+    return resolved.path if resolved else None
+
+
 def _resolve_offline(recipe: Recipe) -> ResolvedModel | None:
     spec = recipe.model
     if spec.path is not None:

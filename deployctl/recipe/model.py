@@ -84,6 +84,7 @@ RuntimeKind.DOCKER, RuntimeKind.PROCESS = RuntimeKind("docker"), RuntimeKind("pr
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 _TINY = re.compile(r"^tiny-(qwen3|llama)$")
+_CALIBRATION_DEVICE = re.compile(r"^(auto|cpu|cuda:\d{1,2})$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Shapes of real secrets: a pasted value where an env var *name* belongs must never be stored.
 _SECRET_SHAPES = re.compile(r"^(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_\-]{16,}|nvapi-[A-Za-z0-9_\-]{16,})$")
@@ -209,11 +210,34 @@ class QuantizationSpec(StrictModel):
     kv_cache: KvCacheFormat = KvCacheFormat.NONE
     calibration: CalibrationSpec = CalibrationSpec()
     quality: QualityGate = QualityGate()
+    # Where calibration runs; none of these change the exported bytes (not part of the cache key).
+    device: str = Field(
+        "auto",
+        description="auto: a GPU with room, else capped GPU shares with the rest in host RAM, else the CPU "
+        "(the plan says which and why); cpu; or cuda:N (that GPU, capped and offloaded if it must be)",
+    )
+    max_gpu_memory_gib: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Most GiB of weights calibration may place on each GPU (activations come on top); "
+        "the rest goes to host RAM (Model Optimizer hf_ptq --max_gpu_memory_gb)",
+    )  # fmt: skip
+    max_cpu_memory_gib: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Most GiB of weights calibration may hold in host RAM; the rest is read from an offload "
+        "folder on disk (Model Optimizer hf_ptq --max_cpu_memory_gb)",
+    )  # fmt: skip
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return {"format": value} if isinstance(value, str) else value
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not _CALIBRATION_DEVICE.match(value):
+            raise ValueError(f"'{value}' is not a calibration device: use auto, cpu or cuda:N (e.g. cuda:1)")
+        return value
 
 
 class EngineSpec(StrictModel):
