@@ -28,8 +28,11 @@ HEALTH_PROBE_TIMEOUT_S = 1.0
 __all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "build_spec", "smoke_test"]
 
 
-def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str], SwapChoice]:
-    """Refuse impossible recipes before any side effect; return the fallback warnings and the swap choice."""
+def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str], SwapChoice, Recipe]:
+    """Refuse impossible recipes before any side effect; return the fallback warnings, the swap choice,
+    and the recipe to deploy (with the max_model_len chosen when it was unset and the context does not fit)."""
+    from deployctl.recipe.files import check_local_files
+
     from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
     from deployctl.errors import CapabilityRejected
 
@@ -40,10 +43,19 @@ def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str]
             field="gpu.nodes",
             hint="render it for Kubernetes: deployctl render --target lws (vLLM) or --target dynamo RECIPE",
         )
+    check_local_files(recipe, file=recipe_path)
     gpu = resolve_gpu(recipe, file=recipe_path)
     verdict = judge_recipe(recipe, gpu=gpu)
     raise_if_rejected(verdict, recipe, file=recipe_path)
     warnings = list(verdict.warnings)
+    if verdict.memory is not None and (chosen := verdict.memory.chosen_max_model_len):
+        warnings.append(
+            f"engine.max_model_len is not set and the model's full context does not fit on {gpu.name}; "
+            f"using max_model_len {chosen}, the longest that fits (set engine.max_model_len to choose)"
+        )
+        recipe = recipe.model_copy(
+            update={"engine": recipe.engine.model_copy(update={"max_model_len": chosen})}
+        )
     if not recipe.serve.api_key_env:
         if recipe.serve.network:
             warnings.append(
@@ -56,7 +68,7 @@ def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str]
                 "can reach this machine can use it; set serve.api_key_env or serve.host: 127.0.0.1"
             )
     assert verdict.swap is not None
-    return warnings, verdict.swap
+    return warnings, verdict.swap, recipe
 
 
 def swap_choice_of(recipe: Recipe) -> SwapChoice:
@@ -155,12 +167,15 @@ def apply_recipe(
     from deployctl.state import StateStore
 
     started = time.perf_counter()
-    warnings, swap = judge(recipe, recipe_path=recipe_path)
+    warnings, swap, recipe = judge(recipe, recipe_path=recipe_path)
     for message in warnings:
         report(f"warning: {message}")
     store, runtime = StateStore(), get_runtime(recipe.runtime)
     if dry_run:
-        result = plan_recipe(recipe, observe(recipe.name, runtime, store), swap)
+        world = observe(recipe.name, runtime, store)
+        in_flight = store.lock_holder(recipe.name)  # a plan during an apply must not call its engine an orphan
+        world.observed = world.observed.model_copy(update={"apply_in_flight": in_flight})
+        result = plan_recipe(recipe, world, swap)
         result.warnings = warnings
         return result
     with store.lock(recipe.name):

@@ -30,6 +30,7 @@ class OperationKind(str, Enum):
     KEEP = "keep"  # the recorded engine runs, answers, and matches the recipe
     RESTART = "restart"  # the recorded engine matches but is stopped or not answering: start it again
     RECORD = "record"  # the engine is kept; only settings outside it (smoke, swap) changed: update state
+    IN_FLIGHT = "in-flight"  # `plan` while an apply holds the lock: its new engine is not an orphan
 
 
 Phase = Literal["running", "unhealthy", "exited", "missing"]
@@ -66,6 +67,7 @@ class Observed(BaseModel):
     recorded_recipe_hash: str | None = None
     instances: tuple[Instance, ...] = ()  # every labelled instance of the deployment
     checkpoint_cached: bool = False
+    apply_in_flight: int | None = None  # pid of the apply holding the deployment's lock (0: unknown)
 
 
 class Desired(BaseModel):
@@ -132,7 +134,13 @@ def make_plan(desired: Desired, observed: Observed) -> Plan:
     if engine.kind is OperationKind.ATTACH:
         ops.append(engine)
     for inst in observed.instances:
-        if inst.name != observed.recorded_instance:
+        if inst.name == observed.recorded_instance:
+            continue
+        if observed.apply_in_flight is not None:
+            who = f"pid {observed.apply_in_flight}" if observed.apply_in_flight else "another deployctl"
+            cause = f"apply in flight by {who} ({inst.phase}, spec {inst.spec_hash}); left to that run"
+            ops.append(Operation(kind=OperationKind.IN_FLIGHT, resource=inst.name, cause=cause))
+        else:
             cause = f"not in state ({inst.phase}, spec {inst.spec_hash})"
             ops.append(Operation(kind=OperationKind.REMOVE_ORPHAN, resource=inst.name, cause=cause))
     if engine.kind is not OperationKind.ATTACH:

@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
     app.command("logs")(logs)
     app.command("smoke")(smoke)
     app.command("destroy")(destroy)
+    app.command("doctor")(doctor)
 
 
 def status(name: str | None = typer.Argument(None, help="Deployment name (default: all).")) -> None:
@@ -48,7 +49,7 @@ def list_deployments() -> None:
     """List the deployments deployctl has state for (no live checks)."""
     from deployctl.state import StateStore
 
-    states = StateStore().list()
+    states, broken = StateStore().scan()
     from deployctl.runtimes.base import service_url
 
     table = _table("deployment", "engine", "runtime", "endpoint", "image", "updated")
@@ -68,7 +69,11 @@ def list_deployments() -> None:
          "service": service_url(s.spec), "image": s.spec.image, "updated_at": s.updated_at.isoformat()}
         for s in states
     ]  # fmt: skip
-    out.result(data, human=table if states else "No deployments.")
+    for error in broken:  # one damaged file never hides the others
+        name = error.file.stem if hasattr(error.file, "stem") else str(error.file)
+        table.add_row(name, "-", "-", f"broken state: {error.message}", "-", "-")
+        data.append({"name": name, "broken": error.message, "file": str(error.file), "fix": error.hint})
+    out.result(data, human=table if states or broken else "No deployments.")
 
 
 def logs(
@@ -117,11 +122,16 @@ def smoke(
     out.result(report.model_dump(mode="json"), human=table)
 
 
-def destroy(name: str = typer.Argument(..., help="Deployment name.")) -> None:
+def destroy(
+    name: str = typer.Argument(..., help="Deployment name."),
+    force: bool = typer.Option(
+        False, "--force", help="Forget the deployment even when its runtime cannot be reached."
+    ),
+) -> None:
     """Stop and remove everything deployctl started for NAME, and forget it. Safe to repeat."""
     from deployctl.runtimes.inventory import destroy_deployment
 
-    result = destroy_deployment(name)
+    result = destroy_deployment(name, force=force)
     if not result.found_anything:
         out.info(f"Nothing to destroy: no deployment named {name} and nothing labelled with it.")
     for instance in result.removed:
@@ -129,6 +139,27 @@ def destroy(name: str = typer.Argument(..., help="Deployment name.")) -> None:
     if result.state_deleted:
         out.ok(f"forgot deployment {name}")
     out.result({"deployment": name, "removed": list(result.removed), "state_deleted": result.state_deleted})
+
+
+def doctor(
+    fix: bool = typer.Option(False, "--fix", help="Remove stale lock and temp files (never state)."),
+) -> None:
+    """List damaged state files and stale locks, with why and the way out. Exit 1 while any remains."""
+    from deployctl.doctor import diagnose
+    from deployctl.doctor import fix as fix_problems
+
+    problems = diagnose()
+    removed = fix_problems(problems) if fix else []
+    remaining = [p for p in problems if p.path not in removed]
+    for path in removed:
+        out.ok(f"removed {path}")
+    table = _table("problem", "file", "what", "way out")
+    for problem in remaining:
+        table.add_row(problem.kind, problem.path, problem.message, problem.fix)
+    data = {"problems": [p.as_dict() for p in remaining], "removed": removed}
+    out.result(data, human=table if remaining else "No problems found.")
+    if any(p.kind != "in-flight" for p in remaining):
+        raise typer.Exit(1)
 
 
 def _table(*columns: str) -> Any:
