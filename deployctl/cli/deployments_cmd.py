@@ -32,7 +32,7 @@ def status(name: str | None = typer.Argument(None, help="Deployment name (defaul
     for note in notes:  # e.g. no container engine: processes are still listed
         from rich.markup import escape
 
-        out.info(f"[dim]{escape(note)}; containers not listed[/]")
+        out.info(f"[dim]{escape(note)}[/]")
     table = _table("deployment", "instance", "runtime", "state", "health", "endpoint", "engine")
     for row in rows:
         state = row.phase if row.exit_code is None else f"{row.phase} ({row.exit_code})"

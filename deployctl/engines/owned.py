@@ -29,7 +29,7 @@ ALIASES: dict[EngineName, dict[str, str | None]] = {
     },
     # tensorrt_llm/commands/serve.py @ 00209af1: --tensor_parallel_size (= --tp_size), --config
     # (= --extra_llm_api_options).
-    EngineName.TRTLLM: {"tensor-parallel-size": "gpu.count", "config": None},
+    EngineName.TRTLLM: {"tensor-parallel-size": "gpu.count", "config": None, "extra-llm-api-options": None},
     # transformers 5.14.1 cli/serve.py: --force-model (the positional), no API-key option.
     EngineName.TRANSFORMERS: {"force-model": "model"},
 }

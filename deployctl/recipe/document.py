@@ -62,14 +62,18 @@ def read_document(file: Path, text: str) -> Document | None:
     return Document(data=data, lines=lines, line=node.start_mark.line + 1)
 
 
-def yaml_error(file: Path, exc: yaml.YAMLError) -> RecipeError:
+def yaml_error(file: Path, exc: yaml.YAMLError, text: str = "") -> RecipeError:
     """A parser/constructor error as a RecipeError at its line."""
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    line = (mark.line + 1) if mark else None
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow: a position, no mark
+        line = text.count("\n", 0, exc.position) + 1
+        problem = f"character {exc.character!r} is not allowed in YAML"
     return RecipeError(
         f"YAML syntax error: {problem}",
         file=file,
-        line=(mark.line + 1) if mark else None,
+        line=line,
         hint="check indentation and quoting near that line (values with ':' need quotes)",
     )
 
@@ -118,7 +122,7 @@ def _check_events(file: Path, text: str) -> None:
                     file=file, line=line, hint="write the values out, or use fewer nested aliases",
                 )  # fmt: skip
     except yaml.YAMLError as exc:
-        raise yaml_error(file, exc) from None
+        raise yaml_error(file, exc, text) from None
 
 
 def _alias_size(file: Path, event: Any, sizes: dict[str, int], frames: list[list[Any]], line: int) -> int:

@@ -35,7 +35,7 @@ SECRET_SHAPES = re.compile(
     r"(?<![A-Za-z0-9])(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_\-]{16,}|nvapi-[A-Za-z0-9_\-]{16,}"
     r"|gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9\-]{10,}|AKIA[0-9A-Z]{16})"
 )
-SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "APIKEY", "API-KEY", "CREDENTIAL")
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "APIKEY", "CREDENTIAL", "CREDENTIALS")
 
 
 def check_host(value: str) -> str | None:
@@ -75,9 +75,13 @@ def check_served_name(value: str) -> str | None:
 
 
 def looks_secret_name(name: str) -> bool:
-    """A variable or flag name that says it holds a secret (HF_TOKEN, --api-key, db_password)."""
-    upper = name.upper().replace("-", "_")
-    return any(word.replace("-", "_") in upper for word in SECRET_WORDS) or upper.lstrip("_").endswith("KEY")
+    """A variable or flag name that says it holds a secret: HF_TOKEN, --api-key, DB_PASSWORD, SSH_KEY.
+
+    Whole words only, so that --max-num-tokens, --tokenizer or --ssl-keyfile are not taken for one."""
+    words = [word for word in re.split(r"[^A-Za-z0-9]+", name.upper()) if word]
+    if any(word in SECRET_WORDS for word in words):
+        return True
+    return bool(words) and words[-1] in ("KEY", "APIKEY")
 
 
 def secret_in(value: str) -> bool:

@@ -60,7 +60,7 @@ def deployment_status(
     store = store or StateStore()
     states, broken = _read_states(store, name)
     handles, unreachable = find_everywhere(name)
-    notes = [f"{kind.value}: {reason}" for kind, reason in unreachable.items()]
+    notes = [f"{kind.value}: {reason}; its instances are not listed" for kind, reason in unreachable.items()]
     notes += [f"{error.file}: {error.message}. {error.hint}" for error in broken]
     rows = [_broken_row(error) for error in broken]
     rows += [_row(state.handle, state) for state in states]
