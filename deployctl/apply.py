@@ -31,10 +31,9 @@ __all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "b
 def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str], SwapChoice, Recipe]:
     """Refuse impossible recipes before any side effect; return the fallback warnings, the swap choice,
     and the recipe to deploy (with the max_model_len chosen when it was unset and the context does not fit)."""
-    from deployctl.recipe.files import check_local_files
-
     from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
     from deployctl.errors import CapabilityRejected
+    from deployctl.recipe.files import check_local_files
 
     if recipe.gpu.nodes > 1:
         raise CapabilityRejected(
@@ -173,7 +172,9 @@ def apply_recipe(
     store, runtime = StateStore(), get_runtime(recipe.runtime)
     if dry_run:
         world = observe(recipe.name, runtime, store)
-        in_flight = store.lock_holder(recipe.name)  # a plan during an apply must not call its engine an orphan
+        in_flight = store.lock_holder(
+            recipe.name
+        )  # a plan during an apply must not call its engine an orphan
         world.observed = world.observed.model_copy(update={"apply_in_flight": in_flight})
         result = plan_recipe(recipe, world, swap)
         result.warnings = warnings

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -273,7 +272,9 @@ def _parse(path: Path, raw: bytes) -> DeploymentState:
         what = "cut short (the file ends mid-document)" if short else "not valid JSON"
         raise StateError(f"deployment state is {what}: {exc}", file=path, hint=way_out(name)) from None
     except RecursionError:
-        raise StateError("deployment state nests too deeply to be a document", file=path, hint=way_out(name)) from None
+        raise StateError(
+            "deployment state nests too deeply to be a document", file=path, hint=way_out(name)
+        ) from None
     if not isinstance(data, dict):
         raise StateError(
             f"deployment state holds {_kind(data)}, not a deployment document: the file is damaged",

@@ -14,9 +14,8 @@ RecipeArg = typer.Argument(..., help="Recipe YAML file.", show_default=False)
 def validate(recipe_file: Path = RecipeArg) -> None:
     """Check a recipe and judge it against the capability table (no download, no container)."""
     from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
-    from deployctl.recipe.load import load_recipe
-
     from deployctl.recipe.files import check_local_files
+    from deployctl.recipe.load import load_recipe
 
     recipe = load_recipe(recipe_file)
     check_local_files(recipe, file=recipe_file)

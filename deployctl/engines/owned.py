@@ -24,8 +24,13 @@ ALIASES: dict[EngineName, dict[str, str | None]] = {
     # entrypoints/openai/cli_args.py: --api-key (serve.api_key_env passes VLLM_API_KEY instead), --uds
     # (a unix socket instead of host:port); --config (a YAML of any flags); --model (the positional).
     EngineName.VLLM: {
-        "tp": "gpu.count", "pp": "gpu.nodes", "q": "quantization.format", "api-key": "serve.api_key_env",
-        "uds": "serve.host", "config": None, "model": "model",
+        "tp": "gpu.count",
+        "pp": "gpu.nodes",
+        "q": "quantization.format",
+        "api-key": "serve.api_key_env",
+        "uds": "serve.host",
+        "config": None,
+        "model": "model",
     },
     # tensorrt_llm/commands/serve.py @ 00209af1: --tensor_parallel_size (= --tp_size), --config
     # (= --extra_llm_api_options).

@@ -22,7 +22,9 @@ def check_recipe_values(recipe: Recipe) -> None:
         return
     position, flag, field = found
     where = f"engine.extra_args.{position}"
-    instead = f"set {field} in the recipe instead" if field else "deployctl sets it; remove it from extra_args"
+    instead = (
+        f"set {field} in the recipe instead" if field else "deployctl sets it; remove it from extra_args"
+    )
     raise RecipeError(
         f"engine.extra_args[{position}] '{flag}' overrides a flag deployctl sets for "
         f"{recipe.engine.name.value}; the engine would use it while deployctl reports the recipe's value",

@@ -32,6 +32,21 @@ MERGE_KEY = "<<"
 Lines = dict[tuple[Any, ...], int]
 
 
+class _TooDeep(yaml.scanner.ScannerError):
+    pass
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """The safe loader, refusing flow nesting (`[[[[...`) as it scans: PyYAML's scanner looks up to 1024
+    characters ahead for a possible key at every open bracket, at a cost that grows with the depth, so
+    100000 brackets took seconds before the event pass below could count them."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 - PyYAML's name
+        if self.flow_level >= MAX_DEPTH:
+            raise _TooDeep(None, None, f"nesting deeper than {MAX_DEPTH} levels", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+
 @dataclass(frozen=True)
 class Document:
     """The constructed data, the line (1-based) of every key path, and the line of the top value."""
@@ -44,7 +59,7 @@ class Document:
 def read_document(file: Path, text: str) -> Document | None:
     """Parse one YAML document within the budget; None when it holds no value at all."""
     _check_events(file, text)
-    loader = yaml.SafeLoader(text)
+    loader = BoundedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -84,7 +99,7 @@ def _check_events(file: Path, text: str) -> None:
     frames: list[list[Any]] = [[None, 0]]  # per open collection: [anchor, expanded size so far]
     documents = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=BoundedLoader):
             line = event.start_mark.line + 1
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
@@ -121,6 +136,11 @@ def _check_events(file: Path, text: str) -> None:
                     "name; this is how a 'billion laughs' file exhausts memory)",
                     file=file, line=line, hint="write the values out, or use fewer nested aliases",
                 )  # fmt: skip
+    except _TooDeep as exc:
+        raise RecipeError(
+            f"the recipe nests deeper than {MAX_DEPTH} levels", file=file, line=exc.problem_mark.line + 1,
+            hint="a recipe is a few levels deep; is this the right file?",
+        ) from None  # fmt: skip
     except yaml.YAMLError as exc:
         raise yaml_error(file, exc, text) from None
 

@@ -26,7 +26,11 @@ def check_local_files(recipe: Recipe, *, file: Path | str | None = None) -> None
             check_model_folder(recipe.model.path, field="model.path")
         except DeployctlError as exc:
             raise RecipeError(
-                exc.message, file=file, line=recipe_line(recipe, "model.path"), field="model.path", hint=exc.hint
+                exc.message,
+                file=file,
+                line=recipe_line(recipe, "model.path"),
+                field="model.path",
+                hint=exc.hint,
             ) from None
     quantized = recipe.quantization.format is not QuantFormat.NONE or (
         recipe.quantization.kv_cache is not KvCacheFormat.NONE

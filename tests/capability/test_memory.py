@@ -124,7 +124,9 @@ def test_an_unset_max_model_len_gets_the_longest_length_that_fits():
 
 
 def test_vllm_memory_utilization_from_the_recipe_is_used():
-    tight = judge_recipe(recipe("Qwen/Qwen3-8B", "RTX 4090", "vllm", "fp8", gpu_memory_utilization=0.5, max_model_len=40960))
+    tight = judge_recipe(
+        recipe("Qwen/Qwen3-8B", "RTX 4090", "vllm", "fp8", gpu_memory_utilization=0.5, max_model_len=40960)
+    )
     assert memory_finding(tight).level is Level.REJECTED
 
 

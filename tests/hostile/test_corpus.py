@@ -42,7 +42,9 @@ def test_hostile_recipe_is_refused_clearly(tmp_path: Path, case: Case) -> None:
     assert elapsed < 5, f"took {elapsed:.1f} s"
     first = next(line for line in result.stderr.splitlines() if line.startswith("Error:"))
     where = re.escape(str(recipe)) + (f":{case.line}\\b" if case.line else "")
-    assert re.search(where, first), f"file{' and line ' + str(case.line) if case.line else ''} not named: {first}"
+    assert re.search(where, first), (
+        f"file{' and line ' + str(case.line) if case.line else ''} not named: {first}"
+    )
     if case.field:
         assert f"({case.field})" in first, f"field {case.field} not named: {first}"
     for word in case.words:

@@ -45,7 +45,9 @@ SCALARS = st.one_of(
 )  # fmt: skip
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 YAML_SNIPPETS = [
@@ -101,9 +103,9 @@ def _edit(data: Any, path: tuple, op: str, draw: st.DrawFn) -> Any:
         cut = draw(st.integers(0, max(0, len(key) - 1)))
         parent[key[:cut] + key[cut + 1 :] or "x"] = parent.pop(last)
     elif op == "add" and isinstance(parent, dict):
-        parent[draw(st.sampled_from(["extra_args", "env", "host", "image", "max_model_len", "nme", "<<"]))] = (
-            draw(VALUES)
-        )
+        parent[
+            draw(st.sampled_from(["extra_args", "env", "host", "image", "max_model_len", "nme", "<<"]))
+        ] = draw(VALUES)
     return data
 
 

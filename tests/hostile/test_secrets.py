@@ -31,8 +31,17 @@ PLAIN_KEY = "plainkey0123456789"  # no token shape: only its announcement gives 
         (f'{{"api_key": "{PLAIN_KEY}"}}', PLAIN_KEY),
         (f"db password: {PLAIN_KEY}", PLAIN_KEY),
     ],
-    ids=["an HF token", "an OpenAI key", "--api-key X", "--api-key=X", "Authorization: Bearer X",
-         "a JSON authorization header", "HF_TOKEN=X", "a JSON api_key", "password: X"],  # fmt: skip
+    ids=[
+        "an HF token",
+        "an OpenAI key",
+        "--api-key X",
+        "--api-key=X",
+        "Authorization: Bearer X",
+        "a JSON authorization header",
+        "HF_TOKEN=X",
+        "a JSON api_key",
+        "password: X",
+    ],  # fmt: skip
 )
 def test_masking_needs_no_environment(line: str, hidden: str) -> None:
     masked = redact(line, [])
@@ -41,8 +50,12 @@ def test_masking_needs_no_environment(line: str, hidden: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["INFO: Maximum concurrency for 4096 tokens per request: 12.5x", "max_num_tokens=8192 max_model_len=4096",
-     "the token is not set", "Using tokenizer Qwen/Qwen3-0.6B"],  # fmt: skip
+    [
+        "INFO: Maximum concurrency for 4096 tokens per request: 12.5x",
+        "max_num_tokens=8192 max_model_len=4096",
+        "the token is not set",
+        "Using tokenizer Qwen/Qwen3-0.6B",
+    ],  # fmt: skip
 )
 def test_ordinary_log_lines_are_left_alone(line: str) -> None:
     assert redact(line, []) == line
