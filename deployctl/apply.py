@@ -32,6 +32,7 @@ def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str]
     """Refuse impossible recipes before any side effect; return the fallback warnings, the swap choice,
     and the recipe to deploy (with the max_model_len chosen when it was unset and the context does not fit)."""
     from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+    from deployctl.capability.verdict import fitted_recipe
     from deployctl.errors import CapabilityRejected
     from deployctl.recipe.files import check_local_files
 
@@ -52,9 +53,7 @@ def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str]
             f"engine.max_model_len is not set and the model's full context does not fit on {gpu.name}; "
             f"using max_model_len {chosen}, the longest that fits (set engine.max_model_len to choose)"
         )
-        recipe = recipe.model_copy(
-            update={"engine": recipe.engine.model_copy(update={"max_model_len": chosen})}
-        )
+    recipe = fitted_recipe(recipe, verdict)
     if not recipe.serve.api_key_env:
         if recipe.serve.network:
             warnings.append(

@@ -125,6 +125,15 @@ class Verdict(StrictModel):
         )
 
 
+def fitted_recipe(recipe: Recipe, verdict: Verdict) -> Recipe:
+    """The recipe with the max_model_len the judge chose when it was unset and the model's full context
+    does not fit (`MemoryEstimate.chosen_max_model_len`); the recipe itself otherwise."""
+    chosen = verdict.memory.chosen_max_model_len if verdict.memory is not None else None
+    if chosen is None or recipe.engine.max_model_len is not None:
+        return recipe
+    return recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"max_model_len": chosen})})
+
+
 def raise_if_rejected(
     verdict: Verdict, recipe: Recipe | None = None, *, file: Path | str | None = None
 ) -> None:
