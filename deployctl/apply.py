@@ -35,11 +35,13 @@ def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str]
     from deployctl.capability.verdict import fitted_recipe
     from deployctl.errors import CapabilityRejected
     from deployctl.recipe.files import check_local_files
+    from deployctl.recipe.lines import recipe_line
 
     if recipe.gpu.nodes > 1:
         raise CapabilityRejected(
             f"gpu.nodes: {recipe.gpu.nodes} needs a cluster; deployctl apply starts engines on this machine",
             file=recipe_path,
+            line=recipe_line(recipe, "gpu.nodes"),
             field="gpu.nodes",
             hint="render it for Kubernetes: deployctl render --target lws (vLLM) or --target dynamo RECIPE",
         )

@@ -160,6 +160,8 @@ CASES: list[Case] = [
     Case(MORE, "an API key with trtllm names its line", GOOD.replace("vllm", "trtllm") + "serve:\n  port: 8000\n  api_key_env: MY_KEY\n", 1, ("API key",), 8),
     Case(MORE, "a memory rejection names its line", GOOD.replace("Qwen3-0.6B", "Qwen3-32B").replace("H100 SXM", "RTX 4090").replace("fp8", "none"), 1, ("weights",), 3, "gpu.type"),
     Case(MORE, "a KV rejection names the max_model_len line", engine("  max_model_len: 40960\n  gpu_memory_utilization: 0.6\n", base=GOOD.replace("Qwen3-0.6B", "Qwen3-8B").replace("H100 SXM", "RTX 4090")), 1, ("KV cache",), 7, "engine.max_model_len"),
+    Case(MORE, "several nodes for apply names its line", GOOD.replace('gpu: "H100 SXM"', 'gpu:\n  type: "H100 SXM"\n  nodes: 2'), 1, ("needs a cluster",), 5, "gpu.nodes", "plan"),
+    Case(MORE, "gpu: auto without a driver names the recipe", GOOD.replace('gpu: "H100 SXM"', "gpu: auto"), 1, ("NVIDIA",), 3, "gpu.type"),
     # --- secrets: refused wherever a value reaches argv or a file, never echoed back
     Case(SECRET, "an HF token in extra_args", engine(f"  extra_args: [--foo, {HF}]\n"), 2, ("carries a secret",), 7),
     Case(SECRET, "an --api-key value in extra_args", engine("  extra_args: [--api-key, s3cr3t-value-123]\n"), 2, ("carries a secret", "serve.api_key_env"), 7),
