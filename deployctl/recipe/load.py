@@ -1,7 +1,8 @@
 """Read a recipe file into a `Recipe`, or fail with one clear `RecipeError` (file, line, field, fix).
 
-Only `yaml.safe_load`-equivalent loading is used: the document is composed once with the safe
-loader, so each value keeps its line number for error messages, then constructed from that node.
+Only the safe loader is used, within a budget of depth and expanded size (`document.py`: a YAML bomb
+fails in milliseconds), refusing duplicate keys; the composed document keeps each key's line for the
+error messages here and, through `lines.py`, for checks that run later (capability, local files).
 """
 
 from __future__ import annotations
