@@ -225,7 +225,7 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
     with store.lock(name):
         state = store.load(name)
         revision = _pick_revision(name, state, to)
-        recipe = Recipe.model_validate(revision.recipe)
+        recipe = _revision_recipe(name, revision)
         checkpoint = _revision_checkpoint(name, revision)
         spec = revision.spec
         world = observe(name, get_runtime(recipe.runtime), store)
@@ -288,6 +288,22 @@ def _pick_revision(name: str, state, to: int | None):
     return revision
 
 
+def _revision_recipe(name: str, revision) -> Recipe:
+    """The recipe a revision was deployed with; one this deployctl no longer accepts (its checks grew
+    stricter) is a StateError saying so, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Recipe.model_validate(revision.recipe)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise StateError(
+            f"the recipe of that revision of {name} is no longer valid: "
+            f"{'.'.join(map(str, first['loc']))}: {first['msg']}",
+            hint="apply a corrected recipe instead of rolling back to it",
+        ) from None
+
+
 def _revision_checkpoint(name: str, revision) -> Checkpoint:
     path = Path(revision.checkpoint_path or "")
     if not (path / "config.json").is_file():
@@ -296,7 +312,7 @@ def _revision_checkpoint(name: str, revision) -> Checkpoint:
             hint="it was garbage-collected or deleted; re-create it with `deployctl apply` on the revision's "
             f"recipe (`deployctl rollback {name} --list` shows its format), which quantizes it again",
         )
-    recipe = Recipe.model_validate(revision.recipe)
+    recipe = _revision_recipe(name, revision)
     return Checkpoint(
         path=path, key=revision.checkpoint_key, format=recipe.quantization.format,
         kv_cache=recipe.quantization.kv_cache, source=recipe.model.display,

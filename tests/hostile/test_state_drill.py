@@ -164,3 +164,22 @@ def test_plan_during_an_apply_does_not_call_its_engine_an_orphan(tmp_path: Path)
     assert f"apply in flight by pid {os.getpid()}" in during.stdout, during.output
     assert "remove-orphan" not in during.stdout
     assert "remove-orphan" in after.stdout, "with no apply running, it is an orphan again"
+
+
+def test_rollback_to_a_revision_this_deployctl_no_longer_accepts_says_so() -> None:
+    """A revision recorded before the recipe checks grew stricter (a host with a space) is refused with
+    the reason, not with a traceback."""
+    import json
+
+    store = StateStore()
+    store.save(healthy_state())
+    document = json.loads(store.path("good").read_text())
+    old = json.loads(json.dumps(document["revisions"][0]))
+    old["recipe"]["serve"]["host"] = "my host"
+    old["checkpoint_key"] = "older"
+    document["revisions"] = [old, *document["revisions"]]
+    store.path("good").write_text(json.dumps(document))
+    result = run_cli("rollback", "good")
+    assert "Traceback" not in result.output
+    assert result.exit_code == 1, result.output
+    assert "no longer valid" in result.stderr and "serve.host" in result.stderr
