@@ -20,10 +20,12 @@ from deployctl.capability.verdict import SwapChoice
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import StateError, unknown_deployment
 from deployctl.execute import Reporter, Run, execute
+from deployctl.front.observe import desired_front, front_of, resolve_front
 from deployctl.launch_spec import LaunchSpec
 from deployctl.observe import World, observe
 from deployctl.pause import pause
 from deployctl.plan import Desired, make_plan
+from deployctl.recipe.lines import carry_lines
 from deployctl.recipe.model import Recipe
 from deployctl.state import DeploymentState, Revision, recipe_hash
 
@@ -117,6 +119,7 @@ def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) ->
         recipe_hash=recipe_hash(recipe),
         calibration=placement.summary() if placement else "",
         **_strategy(recipe, swap),
+        **desired_front(recipe, spec, world.previous),
     )
     plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": checkpoint is not None}))
     return ApplyResult(
@@ -168,10 +171,13 @@ def apply_recipe(
     from deployctl.state import StateStore
 
     started = time.perf_counter()
+    recipe = carry_lines(resolve_front(recipe), recipe)  # errors below still point at the recipe's lines
     warnings, swap, recipe = judge(recipe, recipe_path=recipe_path)
     for message in warnings:
         report(f"warning: {message}")
     store, runtime = StateStore(), get_runtime(recipe.runtime)
+    if not dry_run:
+        front_of(recipe, None)  # a front's key must be set before anything is quantized or stopped
     if dry_run:
         world = observe(recipe.name, runtime, store)
         # a plan during an apply must not call the apply's new, not yet recorded engine an orphan
@@ -189,7 +195,7 @@ def apply_recipe(
         if result.plan.needs_checkpoint:
             result = _make_checkpoint(recipe, world, result, report, swap)
         pause("checkpoint")
-        execute(Run(recipe, recipe_path, world, store, result, report))
+        execute(Run(recipe, recipe_path, world, store, result, report, front=front_of(recipe, result)))
     result.timings["total"] = time.perf_counter() - started
     return result
 
@@ -241,15 +247,16 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
         checkpoint = _revision_checkpoint(name, revision)
         spec = revision.spec
         world = observe(name, get_runtime(recipe.runtime), store)
+        swap = swap_choice_of(recipe)
         desired = Desired(
             deployment=name, spec_hash=spec.spec_hash(), checkpoint=checkpoint.key,
             quantized=checkpoint.is_quantized, recipe_hash=revision.recipe_hash,
-            **_strategy(recipe, swap_choice_of(recipe)),
+            **_strategy(recipe, swap), **desired_front(recipe, spec, world.previous),
         )  # fmt: skip
         plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": True}))
         result = ApplyResult(deployment=name, plan=plan, spec=spec, checkpoint=checkpoint)
         report(str(plan))
-        execute(Run(recipe, None, world, store, result, report))
+        execute(Run(recipe, None, world, store, result, report, front=front_of(recipe, result)))
     return result
 
 

@@ -42,3 +42,11 @@ def recipe_line(recipe: object, field: str | None) -> int | None:
 def recipe_file(recipe: object) -> Path | None:
     found = _LINES.get(id(recipe))
     return found[0] if found else None
+
+
+def carry_lines(copy: object, original: object) -> object:
+    """`copy` (a recipe made from `original` by model_copy) points at the same lines; returns `copy`."""
+    found = _LINES.get(id(original))
+    if found is not None and copy is not original:
+        remember_lines(copy, *found)
+    return copy
