@@ -30,7 +30,7 @@ __all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "b
 
 def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str], SwapChoice]:
     """Refuse impossible recipes before any side effect; return the fallback warnings and the swap choice."""
-    from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+    from deployctl.capability import raise_if_rejected
     from deployctl.errors import CapabilityRejected
 
     if recipe.gpu.nodes > 1:
@@ -40,10 +40,13 @@ def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str]
             field="gpu.nodes",
             hint="render it for Kubernetes: deployctl render --target lws (vLLM) or --target dynamo RECIPE",
         )
-    gpu = resolve_gpu(recipe, file=recipe_path)
-    verdict = judge_recipe(recipe, gpu=gpu)
+    from deployctl.preflight import verdict_for
+
+    verdict = verdict_for(recipe, recipe_path=recipe_path)  # judged for the engine version that will run
     raise_if_rejected(verdict, recipe, file=recipe_path)
-    warnings = list(verdict.warnings)
+    version_warning = verdict.engine_version.warning if verdict.engine_version else None
+    warnings = [version_warning] if version_warning else []
+    warnings += verdict.warnings
     if not recipe.serve.api_key_env:
         if recipe.serve.network:
             warnings.append(
@@ -158,10 +161,11 @@ def apply_recipe(
     warnings, swap = judge(recipe, recipe_path=recipe_path)
     for message in warnings:
         report(f"warning: {message}")
+    report(judged_for(recipe))
     store, runtime = StateStore(), get_runtime(recipe.runtime)
     if dry_run:
         result = plan_recipe(recipe, observe(recipe.name, runtime, store), swap)
-        result.warnings = warnings
+        result.warnings = warnings + _checked(recipe, result.checkpoint, recipe_path, report)
         return result
     with store.lock(recipe.name):
         pause("locked")
@@ -171,10 +175,29 @@ def apply_recipe(
         report(str(result.plan))
         if result.plan.needs_checkpoint:
             result = _make_checkpoint(recipe, world, result, report, swap)
+        result.warnings += _checked(recipe, result.checkpoint, recipe_path, report)  # before the engine starts
         pause("checkpoint")
         execute(Run(recipe, recipe_path, world, store, result, report))
     result.timings["total"] = time.perf_counter() - started
     return result
+
+
+def judged_for(recipe: Recipe) -> str:
+    from deployctl.preflight import engine_version
+
+    return f"judged for {engine_version(recipe).label()}"
+
+
+def _checked(recipe: Recipe, checkpoint: Checkpoint | None, recipe_path: Path | None, report: Reporter) -> list[str]:
+    """The checkpoint check (preflight.py) when the checkpoint exists; its warnings, also reported."""
+    from deployctl.preflight import check_before_launch
+
+    if checkpoint is None:
+        return []
+    warnings = check_before_launch(recipe, checkpoint, recipe_path=recipe_path)
+    for message in warnings:
+        report(f"warning: {message}")
+    return warnings
 
 
 def _make_checkpoint(

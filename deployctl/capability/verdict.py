@@ -10,6 +10,7 @@ from pydantic import computed_field
 from deployctl.capability.catalogue import GpuInfo
 from deployctl.capability.memory import MemoryEstimate
 from deployctl.capability.table import Level
+from deployctl.engine_version import JudgedVersion
 from deployctl.errors import CapabilityRejected
 from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe, StrictModel
 
@@ -76,6 +77,7 @@ class Verdict(StrictModel):
     alternatives: tuple[Alternative, ...] = ()
     memory: MemoryEstimate | None = None
     swap: SwapChoice | None = None  # recipes only: how a changed engine would be swapped in
+    engine_version: JudgedVersion | None = None  # the engine version the rows were judged for
 
     @computed_field  # in --json output too
     @property

@@ -40,7 +40,7 @@ def quantize_into(
 
     step(f"loading {resolved.display} on {device}")
     with _timed(timings, "load"):
-        config = quantizer.build_quant_config(spec.format, spec.kv_cache)
+        config = quantizer.build_quant_config(spec.format, spec.kv_cache, spec.kv_cache_scales)
         model = quantizer.load_model(resolved.path, device)
         tokenizer = _load_tokenizer(resolved.path)
         calib_ids, eval_batches = _token_data(tokenizer, texts, spec)

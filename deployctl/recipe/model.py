@@ -142,6 +142,13 @@ class QualityGate(StrictModel):
 class QuantizationSpec(StrictModel):
     format: QuantFormat = QuantFormat.NONE
     kv_cache: KvCacheFormat = KvCacheFormat.NONE
+    kv_cache_scales: Literal["calibrated", "fixed"] = Field(
+        "calibrated",
+        description="fp8 KV cache only. calibrated: per-layer k/v scales measured on the calibration data "
+        "(k_scale/v_scale tensors). fixed: Model Optimizer's fp8_cast form (use_constant_amax: amax pinned "
+        "to 448, no k/v scale tensors written, the engine uses scale 1.0): serves on engine versions that "
+        "cannot load the scale tensors (vLLM < 0.33 for Qwen2/Qwen3)",
+    )
     calibration: CalibrationSpec = CalibrationSpec()
     quality: QualityGate = QualityGate()
 
@@ -149,6 +156,12 @@ class QuantizationSpec(StrictModel):
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return {"format": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _fixed_scales_need_fp8_kv(self) -> QuantizationSpec:
+        if self.kv_cache_scales == "fixed" and self.kv_cache is not KvCacheFormat.FP8:
+            raise ValueError("kv_cache_scales: fixed is the fp8_cast form of an fp8 KV cache: set kv_cache: fp8")
+        return self
 
 
 class EngineSpec(StrictModel):
