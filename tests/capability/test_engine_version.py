@@ -133,3 +133,12 @@ def test_the_probe_is_cached_until_the_environment_changes(tmp_path: Path, vllm_
 )
 def test_version_ranges(version: str | None, spec: str | None, inside: bool) -> None:
     assert version_matches(version, spec) is inside
+
+
+def test_int8_sq_is_calibrate_only_everywhere() -> None:
+    result = run_cli("--json", "capabilities", "--format", "int8_sq", "--kv", "none")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert rows and {row["level"] for row in rows} == {"rejected"}
+    gpu_rows = [r for r in rows if r["engine"] in ("vllm", "trtllm") and r["gpu"] != "cpu"]
+    assert all(any("calibrate-only" in f["reason"] for f in r["findings"]) for r in gpu_rows)
