@@ -186,6 +186,11 @@ class EngineSpec(StrictModel):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     extra_args: tuple[str, ...] = Field((), description="Passed verbatim after deployctl's own flags")
     env: dict[str, str] = Field(default_factory=dict, description="Non-secret environment for the engine")
+    telemetry: bool = Field(
+        False,
+        description="trtllm: allow TensorRT-LLM's usage telemetry. Off by default: deployctl sets "
+        "TRTLLM_NO_USAGE_STATS=1 and, on trtllm-serve versions that document it, passes --no-telemetry",
+    )
 
     @model_validator(mode="before")
     @classmethod
