@@ -144,8 +144,8 @@ class QuantizationSpec(StrictModel):
         QuantFormat.NONE,
         description="Weights/activations format. int8_sq is calibrate-only: Model Optimizer writes its W8A8 "
         "SmoothQuant export, but no engine deployctl drives serves it (vLLM's ModelOpt loader lacks "
-        "W8A8_SQ_PER_CHANNEL; TensorRT-LLM's PyTorch backend has no SmoothQuant linear method), so apply "
-        "refuses it; `deployctl quantize` still makes it",
+        "W8A8_SQ_PER_CHANNEL; TensorRT-LLM's PyTorch backend has no SmoothQuant linear method), so validate, "
+        "quantize and apply refuse it",
     )
     kv_cache: KvCacheFormat = KvCacheFormat.NONE
     kv_cache_scales: Literal["calibrated", "fixed"] = Field(
