@@ -122,7 +122,8 @@ class Verdict(StrictModel):
             hint=" — ".join(hints) or None,
             field=first.field,
             file=file,
-            details=[f"{f.reason} [{f.source}]" for f in self.rejections[1:]],
+            details=[f"{f.reason} [{f.source}]" for f in self.rejections[1:]]
+            + ([f"judged for {self.engine_version.label()}"] if self.engine_version else []),
         )
 
 
