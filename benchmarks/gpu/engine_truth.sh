@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Engine truth on the H200 (issue 19), driven by deployctl with vLLM 0.24.0 as a local process.
 #
-#   bash benchmarks/gpu/engine_truth.sh OUT_DIR          (one device call, ~4 min; budget 6 min)
+#   bash benchmarks/gpu/h200.sh run engine_truth.sh /tmp/res/engine-truth   (one device call, ~4 min)
 #
-# Prerequisite: vLLM 0.24.0, Model Optimizer 0.47.0 and deployctl's dependencies in /tmp/site, as set up
-# by benchmarks/gpu/h100.sh's phases `install-deps`, `install-mo` and `piece 1`..`piece 5` (see the
-# project's GPU notes; same machine hold). Uses a Qwen3-0.6B-shaped random model (model_type qwen3: the
-# same loader path as Qwen3-8B, so the same vLLM 0.24 failure) to keep the run short.
+# Prerequisite, on the same machine hold: benchmarks/gpu/h200.sh `install`, `install-mo`, `piece 1`..`piece 5`
+# (vLLM 0.24.0, Model Optimizer 0.47.0 and deployctl's dependencies in /tmp/site). The `models` phase is not
+# needed: this script makes a Qwen3-0.6B-shaped random model (model_type qwen3: the same vLLM 0.24 loader
+# path as Qwen3-8B, so the same failure) to keep the run short. Its own DEPLOYCTL_HOME: /tmp/dh-truth.
+# Commit OUT_DIR's *.json (and raw-failure.log) under benchmarks/results/engine-truth-h200-<date>/.
 #
 # Writes JSON to OUT_DIR:
 #   refuse.json     fp8 + calibrated fp8 KV on vLLM 0.24: validate and apply refused before quantization,
