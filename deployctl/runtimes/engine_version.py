@@ -89,9 +89,9 @@ def _unknown(recipe: Recipe) -> JudgedVersion:
 
 def _image_version(recipe: Recipe) -> JudgedVersion | None:
     engine = recipe.engine.name.value
-    if not recipe.engine.image:
-        image, version = _pinned(recipe)
-        return JudgedVersion(engine=engine, version=version, source=f"pinned image {image}")
+    pinned_image, pinned_version = _pinned(recipe)
+    if recipe.engine.image in (None, pinned_image):
+        return JudgedVersion(engine=engine, version=pinned_version, source=f"pinned image {pinned_image}")
     image = recipe.engine.image
     if version := _tag_version(image):
         return JudgedVersion(engine=engine, version=version, source=f"tag of image {image}")
