@@ -71,6 +71,7 @@ def check_checkpoint(
     findings += _accepted(data, engine, engine_version, algo, kv_algo)
     findings += _scales(data)
     findings += _input_scales(data, algo)
+    findings += _unquantized_experts(data)
     findings += _kv_scales(data, kv_algo, kv_scales_fixed)
     findings += _embeddings(data)
     return findings
@@ -278,6 +279,25 @@ def _input_scales(data: _Folder, algo: str | None) -> list[CheckpointFinding]:
             "calibrate again with more samples (MoE: enough that every expert sees tokens), or exclude the layer from quantization",
         )
         for prefix in missing
+    ]
+
+
+def _unquantized_experts(data: _Folder) -> list[CheckpointFinding]:
+    """An expert left in 16 bits beside quantized siblings: fused MoE kernels load one format for all."""
+    quantized = set(_quantized_linears(data))
+    experts = [n[: -len(".weight")] for n in data.tensors if ".experts." in n and n.endswith(".weight")]
+    if not any(p in quantized for p in experts):
+        return []
+    return [
+        CheckpointFinding(
+            "error",
+            f"{prefix}.weight",
+            f"stored as {data.tensors[f'{prefix}.weight'].dtype} without a weight_scale while other experts "
+            "are quantized (an expert calibration never reached)",
+            "calibrate again with more samples so every expert sees tokens",
+        )
+        for prefix in sorted(experts)
+        if prefix not in quantized
     ]
 
 

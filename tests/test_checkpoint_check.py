@@ -117,6 +117,18 @@ def test_a_good_fp8_export_with_fp8_kv_has_no_findings(tmp_path: Path) -> None:
             id="an expert calibration never reached (no input_scale) is named",
         ),
         pytest.param(
+            {
+                "experts": 4,
+                "drop": (
+                    "model.layers.0.mlp.experts.2.up_proj.weight_scale",
+                    "model.layers.0.mlp.experts.2.up_proj.input_scale",
+                ),
+                "change": {"model.layers.0.mlp.experts.2.up_proj.weight": ("BF16", (4, 4), b"\0" * 32)},
+            },
+            "model.layers.0.mlp.experts.2.up_proj.weight",
+            id="an expert left unquantized beside quantized ones is named",
+        ),
+        pytest.param(
             {"model_type": "qwen9_imaginary"}, "config.json model_type", id="an unknown model_type is named"
         ),
         pytest.param(
@@ -180,3 +192,21 @@ def test_a_truncated_shard_is_a_clear_error(tmp_path: Path) -> None:
     (folder / "model.safetensors").write_bytes(b"\x10\0\0")
     with pytest.raises(CapabilityRejected, match="not a readable safetensors file"):
         check_checkpoint(folder, engine="vllm", engine_version="0.33.0")
+
+
+def test_validate_refuses_an_already_quantized_model_path_naming_the_tensor(tmp_path: Path) -> None:
+    import yaml
+
+    from tests.cli_helpers import run_cli
+
+    folder = fp8_checkpoint(
+        tmp_path / "model", change={"model.layers.1.mlp.down_proj.weight_scale": f32(0.0)}
+    )
+    recipe = tmp_path / "prequantized.yaml"
+    recipe.write_text(
+        yaml.safe_dump({"name": "pre", "model": {"path": str(folder)}, "gpu": "H100 SXM", "engine": "vllm"})
+    )
+    result = run_cli("validate", str(recipe))
+    assert result.exit_code == 1, result.output
+    assert "model.layers.1.mlp.down_proj.weight_scale" in result.stderr
+    assert "zero or negative" in result.stderr
