@@ -161,7 +161,7 @@ def apply_recipe(
     warnings, swap = judge(recipe, recipe_path=recipe_path)
     for message in warnings:
         report(f"warning: {message}")
-    report(judged_for(recipe))
+    report(_judged_for(recipe))
     store, runtime = StateStore(), get_runtime(recipe.runtime)
     if dry_run:
         result = plan_recipe(recipe, observe(recipe.name, runtime, store), swap)
@@ -182,7 +182,7 @@ def apply_recipe(
     return result
 
 
-def judged_for(recipe: Recipe) -> str:
+def _judged_for(recipe: Recipe) -> str:
     from deployctl.preflight import engine_version
 
     return f"judged for {engine_version(recipe).label()}"

@@ -112,12 +112,11 @@ def _tag_version(image: str) -> str | None:
 
 def _label_version(image: str) -> str | None:
     """The image's version label, when a container engine answers and has the image (else None)."""
-    from deployctl.errors import DeployctlError
     from deployctl.runtimes.docker import connect
 
     try:
         labels = connect().images.get(image).labels or {}
-    except (DeployctlError, Exception):  # no daemon, no image: the version is just unknown
+    except Exception:  # no daemon, no image, or an SDK error: the version is just unknown
         return None
     value = str(labels.get(IMAGE_VERSION_LABEL, "")).removeprefix("v")
     return value if is_version(value) else None
