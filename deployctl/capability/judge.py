@@ -12,7 +12,7 @@ from deployctl.capability.assess import Combination, assess, table_findings
 from deployctl.capability.catalogue import GpuInfo, find_gpu, load_catalogue, lookup_gpu
 from deployctl.capability.memory import MemoryEstimate
 from deployctl.capability.shapes import ModelShape, resolve_shape
-from deployctl.capability.swap import choose_swap
+from deployctl.capability.swap_strategy import choose_swap
 from deployctl.capability.table import Level, RowContext, pinned_version
 from deployctl.capability.verdict import Alternative, Finding, Verdict
 from deployctl.engine_version import JudgedVersion
@@ -75,10 +75,10 @@ def judge_recipe(
 
 def pinned(engine: EngineName) -> JudgedVersion:
     """The version of the pinned image: what a verdict is judged for when nothing else is known."""
-    from deployctl.engines.registry import engine_images
+    from deployctl.engine_facts import engine_facts
 
     return JudgedVersion(
-        engine=engine.value, version=pinned_version(engine), source=f"pinned image {engine_images()[engine].image}"
+        engine=engine.value, version=pinned_version(engine), source=f"pinned image {engine_facts(engine).image}"
     )
 
 

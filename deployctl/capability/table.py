@@ -6,18 +6,20 @@ EVERY matching row (weights rows and KV rows separately), and the worst level wi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, field_validator, model_validator
 
 from deployctl.capability.catalogue import CPU_FAMILY, load_catalogue
 from deployctl.engine_version import version_matches
-from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, StrictModel
+from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat
+from deployctl.strict import StrictModel
 
 
 class Level(str, Enum):
@@ -70,7 +72,7 @@ class RowContext:
     kv_scales: str = "calibrated"
 
     def version_of(self, engine: EngineName) -> str:
-        if engine is self.engine and self.version:
+        if engine == self.engine and self.version:
             return self.version
         return pinned_version(engine)
 
@@ -97,7 +99,7 @@ class ServingRow(_Row):
     ) -> bool:
         context = context or RowContext()
         return (
-            self.engine is engine
+            self.engine == engine
             and (self.weights == "any" or weights in self.weights)
             and (self.kv == "any" or kv in self.kv)
             and arch_matches(self.arch, family)
@@ -169,6 +171,18 @@ def load_table() -> CapabilityTable:
     return CapabilityTable.model_validate(yaml.safe_load(text))
 
 
+_REGISTERED_SERVING: list[ServingRow] = []
+
+
+def register_serving_rows(rows: Iterable[ServingRow | dict[str, Any]]) -> None:
+    """Add serving rows at run time (an engine registered outside data/capabilities.yaml), validated."""
+    _REGISTERED_SERVING.extend(ServingRow.model_validate(row) for row in rows)
+
+
+def unregister_serving_rows(engine: str) -> None:
+    _REGISTERED_SERVING[:] = [row for row in _REGISTERED_SERVING if row.engine != engine]
+
+
 def serving_rows(
     weights: QuantFormat,
     kv: KvCacheFormat,
@@ -176,15 +190,15 @@ def serving_rows(
     family: str,
     context: RowContext | None = None,
 ) -> list[ServingRow]:
-    return [row for row in load_table().serving if row.matches(weights, kv, engine, family, context)]
+    rows = (*load_table().serving, *_REGISTERED_SERVING)
+    return [row for row in rows if row.matches(weights, kv, engine, family, context)]
 
 
-@cache
 def pinned_version(engine: EngineName) -> str:
     """The engine version of the pinned image (data/engines.yaml): what rows are judged at by default."""
-    from deployctl.engines.registry import engine_images
+    from deployctl.engine_facts import engine_facts
 
-    return engine_images()[engine].version
+    return engine_facts(engine).version
 
 
 def calibration_rows(weights: QuantFormat, kv: KvCacheFormat, host: str) -> list[CalibrationRow]:

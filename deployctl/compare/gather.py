@@ -46,7 +46,7 @@ def serve_and_bench(variant: Recipe, bench: BenchFactory, report: Reporter) -> d
     """Deploy the variant, bench it, destroy it (also when the bench fails)."""
     from deployctl.apply import apply_recipe
     from deployctl.bench.target import v1_url
-    from deployctl.runtimes.inventory import destroy_deployment
+    from deployctl.deployments import destroy_deployment
 
     report(f"{variant.name}: deploying")
     result = apply_recipe(variant, report=report)

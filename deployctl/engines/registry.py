@@ -1,53 +1,59 @@
-"""Engine name → adapter, and the pinned image table (`data/engines.yaml`)."""
+"""Engine name → adapter. The built-ins are found like any other engine: each row of data/engines.yaml
+names the module that exports its `ENGINE`, so adding an engine is one module, one data row and its
+capability rows — no line here.
+
+An unknown name is an error listing the valid ones. `register_engine` adds an engine at run time (with its
+data row, when data/engines.yaml has none): what a plugin or a test does. Modules are imported when an
+engine is first asked for, so judging a vLLM recipe never imports the SGLang adapter.
+"""
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
-
-import yaml
-from pydantic import BaseModel, ConfigDict
+import importlib
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import Placement
+from deployctl.engine_facts import EngineFacts, engine_facts, register_facts, unregister_facts
+from deployctl.engines.base import Engine, Placement
+from deployctl.errors import UsageError
 from deployctl.launch_spec import LaunchSpec
-from deployctl.recipe.model import EngineName, Recipe
+from deployctl.recipe.model import Recipe
+
+_LOADED: dict[str, Engine] = {}
 
 
-class EngineImage(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    image: str
-    version: str
-    source: str
-    flags_checked_against: str
-    health_path: str
-    cpu_image: str | None = None
+def register_engine(engine: Engine, facts: EngineFacts | None = None) -> None:
+    """Make `engine` known; `facts` is its data row when data/engines.yaml does not carry one."""
+    if facts is not None:
+        if facts.name != engine.name:
+            raise UsageError(f"the data row is for {facts.name!r}, the engine is {engine.name!r}")
+        register_facts(facts)
+    _LOADED[engine.name] = engine
 
 
-@cache
-def engine_images() -> dict[EngineName, EngineImage]:
-    text = resources.files("deployctl.data").joinpath("engines.yaml").read_text()
-    return {EngineName(name): EngineImage.model_validate(row) for name, row in yaml.safe_load(text).items()}
+def unregister_engine(name: str) -> None:
+    """Forget an engine registered at run time (and its data row)."""
+    _LOADED.pop(name, None)
+    unregister_facts(name)
 
 
-def default_image(recipe: Recipe) -> str:
-    """The recipe's image override, else the pinned image (the CPU build for `gpu: cpu`)."""
-    if recipe.engine.image:
-        return recipe.engine.image
-    row = engine_images()[recipe.engine.name]
-    if recipe.gpu.is_cpu and row.cpu_image:
-        return row.cpu_image
-    return row.image
+def get_engine(name: str) -> Engine:
+    """The adapter for `name`, imported from the module its data row names on first use."""
+    if name in _LOADED:
+        return _LOADED[name]
+    facts = engine_facts(name)  # an unknown name raises here, listing the known ones
+    if facts.module is None:
+        raise UsageError(
+            f"engine {name!r} has a data row but no adapter",
+            hint="name the module that exports ENGINE in its row (module: ...) or call register_engine",
+            field="engine.name",
+        )
+    engine = importlib.import_module(facts.module).ENGINE
+    if engine.name != name:
+        raise UsageError(f"module {facts.module} exports engine {engine.name!r}, its data row says {name!r}")
+    _LOADED[name] = engine
+    return engine
 
 
 def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:
     """The one entry point from (recipe, checkpoint) to how the engine runs."""
-    from deployctl.engines import transformers, trtllm, vllm
-
-    builders = {
-        EngineName.VLLM: vllm.build_launch_spec,
-        EngineName.TRTLLM: trtllm.build_launch_spec,
-        EngineName.TRANSFORMERS: transformers.build_launch_spec,
-    }
-    return builders[recipe.engine.name](recipe, checkpoint, placement)
+    return get_engine(recipe.engine.name).build_launch_spec(recipe, checkpoint, placement)

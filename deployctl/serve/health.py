@@ -26,8 +26,9 @@ from pathlib import Path
 
 from deployctl import settings
 from deployctl.errors import EngineStartFailed
+from deployctl.instance import Handle
 from deployctl.launch_spec import LaunchSpec
-from deployctl.runtimes.base import Handle, Runtime
+from deployctl.runtimes.base import Runtime
 from deployctl.runtimes.environment import redact, secret_values
 
 KEPT_LOG_LINES = 50_000  # a start log is far shorter; this bounds a runaway one

@@ -57,7 +57,7 @@ def test_the_check_catches_a_flag_or_value_a_version_lacks() -> None:
 
 
 def test_the_pinned_image_is_the_version_checked() -> None:
-    from deployctl.engines.registry import engine_images
+    from deployctl.engine_facts import engine_facts
     from deployctl.recipe.model import EngineName
 
-    assert engine_images()[EngineName.VLLM].version == VERSIONS[0]
+    assert engine_facts(EngineName.VLLM).version == VERSIONS[0]
