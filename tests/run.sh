@@ -6,7 +6,8 @@
 # earlier run left in $DEPLOYCTL_CI_CACHE (default /var/cache/deployctl-ci; every entry is named by a
 # hash of its inputs), then runs pytest against a Podman service of its own:
 #   1. apt: podman, runc (named, or apt pulls crun, which fails on these hosts' hybrid cgroups),
-#      mmdebstrap, libnuma1; /etc/containers/containers.conf: runtime runc and both ulimits
+#      mmdebstrap, libnuma1, haproxy (the front, docs/front.md); /etc/containers/containers.conf: runtime
+#      runc and both ulimits
 #   2. the project venv (deployctl[quantize,dev] + transformers[serving] + podman-compose, torch 2.13.0
 #      CPU)
 #   3. the rootfs (tests/images/rootfs.sh, made while 2. installs) and the transformers-cpu image
@@ -40,7 +41,7 @@ as_root() {
 }
 
 install_system_packages() {
-    local pkgs=(podman runc mmdebstrap libnuma1)
+    local pkgs=(podman runc mmdebstrap libnuma1 haproxy)
     if dpkg-query -W -f='${Status}\n' "${pkgs[@]}" 2>/dev/null | grep -vq '^install ok installed$' ||
         [[ $(dpkg-query -W -f='${Status}\n' "${pkgs[@]}" 2>/dev/null | wc -l) -ne ${#pkgs[@]} ]]; then
         as_root apt-get update -qq

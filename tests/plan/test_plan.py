@@ -32,6 +32,15 @@ B = "deployctl-qwen-bbb"
 
 CASES = [
     (
+        "dummy weights: the plan says the engine makes the weights",
+        BASE.model_copy(update={"checkpoint": "dummy:local:ck", "dummy_weights": True}),
+        Observed(checkpoint_cached=True),
+        """Plan for qwen:
+  reuse-checkpoint  dummy:local:ck: config.json and tokenizer only: the engine initialises random weights (model.weights: dummy)
+  create            engine qwen: no engine running
+  → changes to apply""",
+    ),
+    (
         "a first apply quantizes and creates",
         FP8,
         Observed(),
@@ -175,7 +184,7 @@ CASES = [
         Observed(recorded_instance=A, checkpoint_cached=True, instances=(on_network(A, "aaa"),)),
         """Plan for qwen:
   reuse-checkpoint  ck-base: base model, no quantization
-  blue-green        engine qwen: spec aaa → bbb (the new engine starts beside deployctl-qwen-aaa, which serves until the new one passes its smoke test and qwen:8000 on llm moves to it); two engines fit
+  blue-green        engine qwen: spec aaa → bbb (the new engine starts beside deployctl-qwen-aaa, which serves until the new one passes its smoke test and qwen:8000 on llm moves to it); two engines fit; expected downtime 0 s
   → changes to apply""",
     ),
     (
