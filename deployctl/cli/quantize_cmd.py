@@ -36,22 +36,37 @@ def quantize(recipe_file: Path = RecipeArg, progress: bool = ProgressOption) -> 
     else:
         out.ok(f"quantized in {elapsed:.1f} s: {checkpoint.key}")
     manifest = prepared.manifest.model_dump(mode="json") if prepared.manifest else None
+    warnings = _checked(recipe, checkpoint, recipe_file)
     data = {
         "checkpoint": checkpoint.model_dump(mode="json"),
         "cache_hit": prepared.cache_hit,
         "manifest": manifest,
+        "checkpoint_warnings": warnings,  # errors refuse the export (CapabilityRejected)
     }
     out.result(data, human=_quantize_table(checkpoint, manifest))
 
 
 def _judge(recipe: Any, recipe_file: Path) -> None:
-    """Refuse a recipe the capability table rejects before spending minutes on calibration."""
-    from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+    """Refuse a recipe the capability table rejects (for the engine version that will run) before
+    spending minutes on calibration."""
+    from deployctl.capability import raise_if_rejected
+    from deployctl.preflight import judged_for, verdict_for
     from deployctl.recipe.files import check_local_files
 
     check_local_files(recipe, file=recipe_file)
-    verdict = judge_recipe(recipe, gpu=resolve_gpu(recipe))
+    verdict = verdict_for(recipe, recipe_path=recipe_file)
+    out.info(judged_for(verdict))
     raise_if_rejected(verdict, recipe, file=recipe_file)
+
+
+def _checked(recipe: Any, checkpoint: Any, recipe_file: Path) -> list[str]:
+    """The checkpoint check on the export (refuses a broken one); its warnings, printed."""
+    from deployctl.preflight import check_before_launch
+
+    warnings = check_before_launch(recipe, checkpoint, recipe_path=recipe_file)
+    for warning in warnings:
+        out.warning(warning)
+    return warnings
 
 
 def _quantize_table(checkpoint: Any, manifest: dict[str, Any] | None) -> Any:

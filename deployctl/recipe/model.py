@@ -214,8 +214,21 @@ class QualityGate(StrictModel):
 
 
 class QuantizationSpec(StrictModel):
-    format: QuantFormat = QuantFormat.NONE
+    format: QuantFormat = Field(
+        QuantFormat.NONE,
+        description="Weights/activations format. int8_sq is calibrate-only: Model Optimizer writes its W8A8 "
+        "SmoothQuant export, but no engine deployctl drives serves it (vLLM's ModelOpt loader lacks "
+        "W8A8_SQ_PER_CHANNEL; TensorRT-LLM's PyTorch backend has no SmoothQuant linear method), so validate, "
+        "quantize and apply refuse it",
+    )
     kv_cache: KvCacheFormat = KvCacheFormat.NONE
+    kv_cache_scales: Literal["calibrated", "fixed"] = Field(
+        "calibrated",
+        description="fp8 KV cache only. calibrated: per-layer k/v scales measured on the calibration data "
+        "(k_scale/v_scale tensors). fixed: Model Optimizer's fp8_cast form (use_constant_amax: amax pinned "
+        "to 448, no k/v scale tensors written, the engine uses scale 1.0): serves on engine versions that "
+        "cannot load the scale tensors (vLLM < 0.33 for Qwen2/Qwen3)",
+    )
     calibration: CalibrationSpec = CalibrationSpec()
     quality: QualityGate = QualityGate()
     # Where calibration runs; none of these change the exported bytes (not part of the cache key).
@@ -239,6 +252,12 @@ class QuantizationSpec(StrictModel):
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return {"format": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _fixed_scales_need_fp8_kv(self) -> QuantizationSpec:
+        if self.kv_cache_scales == "fixed" and self.kv_cache is not KvCacheFormat.FP8:
+            raise ValueError("kv_cache_scales: fixed is the fp8_cast form of an fp8 KV cache: set kv_cache: fp8")
+        return self
 
     @field_validator("device")
     @classmethod
@@ -264,6 +283,11 @@ class EngineSpec(StrictModel):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     extra_args: tuple[str, ...] = Field((), description="Passed verbatim after deployctl's own flags")
     env: dict[str, str] = Field(default_factory=dict, description="Non-secret environment for the engine")
+    telemetry: bool = Field(
+        False,
+        description="trtllm: allow TensorRT-LLM's usage telemetry. Off by default: deployctl sets "
+        "TRTLLM_NO_USAGE_STATS=1 and, on trtllm-serve versions that document it, passes --no-telemetry",
+    )
 
     @model_validator(mode="before")
     @classmethod
