@@ -172,7 +172,9 @@ def apply_recipe(
         if result.plan.needs_checkpoint:
             result = _make_checkpoint(recipe, world, result, report, swap)
         pause("checkpoint")
-        execute(Run(recipe, recipe_path, world, store, result, report))
+        check = _candidate_check(recipe, world, result, report)
+        execute(Run(recipe, recipe_path, world, store, result, report, check=check))
+        result.warnings += check.warnings if check else []
     result.timings["total"] = time.perf_counter() - started
     return result
 
@@ -193,6 +195,15 @@ def _make_checkpoint(
         report(f"with the checkpoint known, the engine step is: {result.plan.engine_operation}")
     result.timings, result.warnings = timings, planned.warnings
     return result
+
+
+def _candidate_check(recipe: Recipe, world: World, result: ApplyResult, report: Reporter):
+    """The task gate (`quality.max_task_drop`) when this apply swaps in another checkpoint, else None."""
+    if not recipe.quality.gated or result.checkpoint is None or result.spec is None:
+        return None
+    from deployctl.quality.gate import swap_gate
+
+    return swap_gate(recipe, world.previous, result.checkpoint, result.spec.engine_args.served_name, report)
 
 
 def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: None) -> ApplyResult:

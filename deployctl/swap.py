@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import DeployctlError
@@ -66,6 +67,19 @@ class World:
     observed: Observed
 
 
+class CandidateCheck(Protocol):
+    """A check of the new engine between its smoke test and the cutover (quality.gate.SwapGate).
+
+    `prepare` runs first, while the old engine still serves (its endpoint, or None when it does not
+    run); `verify` raises a DeployctlError to refuse the new engine, which is then discarded and the
+    old one kept (blue-green) or restored (replace), exactly as after a failed smoke test.
+    """
+
+    def prepare(self, serving_endpoint: str | None) -> None: ...
+
+    def verify(self, candidate_endpoint: str) -> None: ...
+
+
 @dataclass
 class Run:
     """One execution of a plan: inputs and the result being filled in."""
@@ -76,6 +90,7 @@ class Run:
     store: object
     result: ApplyResult
     report: Reporter
+    check: CandidateCheck | None = None
 
     @property
     def spec(self) -> LaunchSpec:
@@ -97,6 +112,8 @@ def execute(run: Run) -> None:
         if any(o.kind is OperationKind.RECORD for o in plan.operations):
             record(run, recorded)
         return
+    if run.check is not None:
+        _prepare_check(run, recorded)
     if op.kind is OperationKind.RESTART:
         runtime.stop(recorded, timeout=STOP_TIMEOUT_S)  # a no-op when it is stopped already
         _serve_verified(run, lambda: runtime.start(recorded), discard_on_failure=False)
@@ -106,6 +123,15 @@ def execute(run: Run) -> None:
         _blue_green(run, recorded)
     else:
         _replace(run, recorded)
+
+
+def _prepare_check(run: Run, recorded) -> None:
+    """The candidate check's first half, while the recorded engine still serves (if it runs at all)."""
+    running = {i.name for i in run.world.observed.instances if i.phase == "running"}
+    serving = recorded.endpoint if recorded is not None and recorded.name in running else None
+    tick = time.perf_counter()
+    run.check.prepare(serving)
+    run.result.timings["verify_baseline"] = time.perf_counter() - tick
 
 
 def _remove_orphans(run: Run, orphans: list) -> None:
@@ -206,6 +232,10 @@ def _verified(
             result.smoke = smoke_test(run.recipe, handle.endpoint, model=spec.engine_args.served_name)
             result.timings["smoke"] = time.perf_counter() - tick
         pause("smoked")
+        if run.check is not None:
+            tick = time.perf_counter()
+            run.check.verify(handle.endpoint)
+            result.timings["verify_candidate"] = time.perf_counter() - tick
     except BaseException:
         if handle is not None and discard_on_failure:
             _discard(runtime, handle, run.report)
@@ -304,4 +334,14 @@ def pause(step: str) -> None:
         time.sleep(3600)
 
 
-__all__ = ["ApplyResult", "PAUSE_STEPS", "Run", "World", "execute", "instance_name", "record", "smoke_test"]
+__all__ = [
+    "ApplyResult",
+    "CandidateCheck",
+    "PAUSE_STEPS",
+    "Run",
+    "World",
+    "execute",
+    "instance_name",
+    "record",
+    "smoke_test",
+]
