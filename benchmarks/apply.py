@@ -39,7 +39,7 @@ def main() -> None:
     os.environ["DEPLOYCTL_HOME"] = tempfile.mkdtemp(prefix="deployctl-bench-apply-")
     from deployctl.apply import apply_recipe
     from deployctl.recipe.load import load_recipe
-    from deployctl.runtimes.inventory import destroy_deployment
+    from deployctl.deployments import destroy_deployment
 
     data = yaml.safe_load((REPO / "recipes" / "quickstart-cpu.yaml").read_text())
     data["serve"]["port"] = free_port()

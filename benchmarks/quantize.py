@@ -6,6 +6,11 @@ deployctl's own overhead (key, lock, temp folder, manifest, tokenizer copy), not
   → the same quality figures → export_hf_checkpoint → copy tokenizer files;
 - deployctl: `prepare()` on a cold cache (a fresh cache folder per run).
 The cache hit is timed in-process and in a fresh interpreter (which includes Python start-up).
+Per format it also prints where deployctl placed calibration and its modelled peak beside the peak
+measured there (torch.cuda.max_memory_allocated, or the process's max RSS on the CPU): the check of
+capability/calibration_placement.py's coefficients (data/calibration.yaml). Garbage is collected
+before each side: the H100 run of 2026-11-25 did not, and each deployctl side then also counted the
+previous side's quantized weights (fp8 +6.95 GB, nvfp4 +3.96 GB on the 8B shape).
 Targets: ratio ≤ 1.05, cache hit < 1 s. The ratio is taken on this process's CPU time (min over
 `--repeat` interleaved rounds): on a shared 2-core machine wall time swings ±50 % with other load,
 CPU time much less. Wall-time minima are reported beside it.
@@ -45,8 +50,11 @@ PEAK_GPU_BYTES: dict[str, int] = {}
 
 def timed(fn: Any, *args: Any) -> tuple[float, float, Any]:
     """(wall seconds, CPU seconds of this process, result); records peak CUDA memory per side."""
+    import gc
+
     import torch
 
+    gc.collect()  # the previous side's model may sit in reference cycles until collected
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
@@ -146,7 +154,25 @@ def bench_format(model_dir: Path, fmt: str, repeat: int, work: Path) -> dict[str
         "cache_hit_s": hit, "cache_hit_fresh_process_s": hit_fresh, "size_bytes": manifest.size_bytes,
         "base_size_bytes": manifest.base_size_bytes, "timings_s": manifest.timings_s,
         "quality": manifest.quality.model_dump(),
-        "peak_gpu_bytes": dict(PEAK_GPU_BYTES),
+        "peak_gpu_bytes": dict(PEAK_GPU_BYTES), "calibration": placement_check(manifest),
+    }  # fmt: skip
+
+
+def placement_check(manifest: Any) -> dict[str, Any]:
+    """Where calibration ran, the plan's modelled peak there, and the peak measured there."""
+    calibration = manifest.calibration or {}
+    placed = calibration.get("placement") or {}
+    on_gpu = bool(placed.get("gpus"))
+    if on_gpu:
+        estimate = max(placed.get("gpu_peak_bytes", {}).values(), default=0)
+        measured = max(calibration.get("measured_gpu_peak_bytes", {}).values(), default=0)
+    else:
+        estimate, measured = placed.get("host_peak_bytes", 0), calibration.get("measured_host_peak_bytes", 0)
+    return {
+        "where": placed.get("kind"), "device": placed.get("device"), "memory": "gpu" if on_gpu else "host",
+        "estimate_bytes": estimate, "measured_bytes": measured,
+        "measured_over_estimate": round(measured / estimate, 3) if estimate else None,
+        "estimate_s": placed.get("seconds"), "reason": placed.get("reason"),
     }  # fmt: skip
 
 
@@ -156,11 +182,12 @@ def render(rows: list[dict[str, Any]], arch: str) -> None:
 
     cal = f"{CALIBRATION['samples']}×{CALIBRATION['seq_len']}"
     table = Table(title=f"deployctl quantize vs direct Model Optimizer ({arch}, {cal} calibration)")
+    # est/peak GiB: the placement's modelled peak and the peak measured where calibration ran
     for column in ("format", "direct cpu s", "ours cpu s", "ratio", "direct wall", "ours wall", "hit ms",
-                   "hit new proc s", "MB", "ppl Δ", "top-1", "KL"):  # fmt: skip
+                   "hit new proc s", "MB", "ppl Δ", "top-1", "KL", "where", "est GiB", "peak GiB"):  # fmt: skip
         table.add_column(column, justify="right")
     for r in rows:
-        q = r["quality"]
+        q, c = r["quality"], r["calibration"]
         ok = q["status"] == "ok"
         table.add_row(
             r["format"], f"{r['direct_cpu_s']:.2f}", f"{r['deployctl_cpu_s']:.2f}", f"{r['ratio_cpu']:.3f}",
@@ -168,6 +195,7 @@ def render(rows: list[dict[str, Any]], arch: str) -> None:
             f"{r['cache_hit_fresh_process_s']:.2f}", f"{r['size_bytes'] / 1e6:.2f}",
             f"{q['perplexity_increase']:+.2%}" if ok else "n/a (CUDA)",
             f"{q['top1_agreement']:.3f}" if ok else "-", f"{q['mean_kl']:.1e}" if ok else "-",
+            f"{c['where']} ({c['memory']})", f"{c['estimate_bytes'] / 2**30:.2f}", f"{c['measured_bytes'] / 2**30:.2f}",
         )  # fmt: skip
     console = Console(width=160)
     console.print(table)

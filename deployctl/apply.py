@@ -1,8 +1,8 @@
-"""`deployctl apply`/`plan`/`rollback`: judge → lock → observe → plan → checkpoint → swap → state.
+"""`deployctl apply`/`plan`/`rollback`: judge → lock → observe → plan → checkpoint → execute → state.
 
 This module sequences the stages and owns no decisions: the verdict (and the swap strategy) comes
 from `capability`, the plan from `plan.make_plan`, the command line from the engine adapter, the
-execution of the engine step from `swap`, side effects from the runtime and quantize adapters.
+execution of the engine step from `execute`, side effects from the runtime and quantize adapters.
 
 The checkpoint is always made while the old engine still serves. A deployctl killed outright leaves
 state naming an engine that passed its smoke test, and the next plan sees the difference (plan.py).
@@ -12,20 +12,25 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deployctl import settings
+from deployctl.apply_result import ApplyResult
 from deployctl.capability.verdict import SwapChoice
 from deployctl.checkpoint import Checkpoint
-from deployctl.errors import StateError
+from deployctl.errors import StateError, unknown_deployment
+from deployctl.execute import Reporter, Run, execute
 from deployctl.launch_spec import LaunchSpec
-from deployctl.plan import Desired, Instance, Observed, make_plan
+from deployctl.observe import World, observe
+from deployctl.pause import pause
+from deployctl.plan import Desired, make_plan
 from deployctl.recipe.model import Recipe
-from deployctl.state import recipe_hash
-from deployctl.swap import ApplyResult, Reporter, Run, World, execute, pause, smoke_test
+from deployctl.state import DeploymentState, Revision, recipe_hash
 
-HEALTH_PROBE_TIMEOUT_S = 1.0
+if TYPE_CHECKING:
+    from deployctl.quality.gate import SwapGate
 
-__all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "build_spec", "smoke_test"]
+__all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "build_spec"]
 
 
 def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str], SwapChoice]:
@@ -85,54 +90,53 @@ def build_spec(recipe: Recipe, checkpoint: Checkpoint) -> LaunchSpec:
     return build_launch_spec(recipe, checkpoint, placement)
 
 
-def observe(name: str, runtime, store) -> World:
-    """State plus reality: every instance labelled for `name`, the recorded one probed for health."""
-    from deployctl.serve.health import probe
-
-    previous = store.load(name)
-    recorded = previous.handle.name if previous else None
-    handles = {h.name: h for h in runtime.find(name)}
-    instances = []
-    for handle in handles.values():
-        phase = runtime.state(handle).phase
-        if phase == "running" and handle.name == recorded:
-            url = handle.endpoint + previous.spec.health_path
-            phase = "running" if probe(url, timeout_s=HEALTH_PROBE_TIMEOUT_S) == 200 else "unhealthy"
-        attached = None
-        if handle.name == recorded and previous.spec.service_network and phase == "running":
-            attached = runtime.attached(handle, previous.spec.service_network)
-        instances.append(
-            Instance(name=handle.name, spec_hash=handle.spec_hash, phase=phase, attached=attached)
-        )
-    observed = Observed(
-        recorded_instance=recorded,
-        recorded_recipe_hash=previous.recipe_hash if previous else None,
-        instances=tuple(instances),
-    )
-    return World(runtime=runtime, previous=previous, handles=handles, observed=observed)
-
-
 def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) -> ApplyResult:
     """The plan from what exists on disk now: never quantizes, downloads or generates."""
     from deployctl.quantize.lookup import find_checkpoint, missing_reason, quantize_cost
 
     checkpoint = find_checkpoint(recipe)
     spec = build_spec(recipe, checkpoint) if checkpoint else None
+    quantized = recipe.quantization.format.value != "none" or recipe.quantization.kv_cache.value != "none"
+    placement = _calibration_placement(recipe, world) if quantized and checkpoint is None else None
     desired = Desired(
         deployment=recipe.name,
         spec_hash=spec.spec_hash() if spec else None,
         checkpoint=checkpoint.key if checkpoint else recipe.model.display,
-        quantized=recipe.quantization.format.value != "none" or recipe.quantization.kv_cache.value != "none",
+        quantized=quantized,
         quantize_cost="" if checkpoint else quantize_cost(recipe),
         missing_reason="" if checkpoint else missing_reason(recipe),
         recipe_hash=recipe_hash(recipe),
+        calibration=placement.summary() if placement else "",
         **_strategy(recipe, swap),
     )
     plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": checkpoint is not None}))
-    return ApplyResult(deployment=recipe.name, plan=plan, spec=spec, checkpoint=checkpoint)
+    return ApplyResult(
+        deployment=recipe.name, plan=plan, spec=spec, checkpoint=checkpoint, calibration=placement
+    )
 
 
-def _strategy(recipe: Recipe, swap: SwapChoice | None) -> dict:
+def _check_calibration_room(recipe: Recipe) -> None:
+    """Refuse, before the lock, a recipe whose calibration fits nowhere (the plan decides again under it)."""
+    from deployctl.quantize.lookup import find_checkpoint, model_folder
+    from deployctl.quantize.room import place
+
+    quantized = recipe.quantization.format.value != "none" or recipe.quantization.kv_cache.value != "none"
+    if quantized and find_checkpoint(recipe) is None:
+        place(recipe, model_folder(recipe))
+
+
+def _calibration_placement(recipe: Recipe, world: World):
+    """Where calibration would run now (CapabilityRejected when nowhere): the serving engine counts as
+    holding its share unless it is observed stopped."""
+    from deployctl.quantize.lookup import model_folder
+    from deployctl.quantize.room import place
+
+    recorded = next((i for i in world.observed.instances if i.name == world.observed.recorded_instance), None)
+    stopped = [recipe.name] if recorded is None or recorded.phase in ("exited", "missing") else []
+    return place(recipe, model_folder(recipe), not_running=stopped)
+
+
+def _strategy(recipe: Recipe, swap: SwapChoice | None) -> dict[str, str | None]:
     """The Desired fields about how a changed engine is swapped in."""
     swap = swap or SwapChoice(strategy="replace", reason="")
     network = recipe.serve.network
@@ -160,13 +164,14 @@ def apply_recipe(
         report(f"warning: {message}")
     store, runtime = StateStore(), get_runtime(recipe.runtime)
     if dry_run:
-        result = plan_recipe(recipe, observe(recipe.name, runtime, store), swap)
+        result = _located(recipe_path, plan_recipe, recipe, observe(recipe.name, runtime, store), swap)
         result.warnings = warnings
         return result
+    _located(recipe_path, _check_calibration_room, recipe)  # a refusal here leaves not even a lock file
     with store.lock(recipe.name):
         pause("locked")
         world = observe(recipe.name, runtime, store)
-        result = plan_recipe(recipe, world, swap)
+        result = _located(recipe_path, plan_recipe, recipe, world, swap)
         result.warnings, result.timings["plan"] = warnings, time.perf_counter() - started
         report(str(result.plan))
         if result.plan.needs_checkpoint:
@@ -179,6 +184,18 @@ def apply_recipe(
     return result
 
 
+def _located(recipe_path: Path | None, fn, *args):
+    """Run fn; a refusal it raises names the recipe file (the calibration placement cannot know it)."""
+    from deployctl.errors import DeployctlError
+
+    try:
+        return fn(*args)
+    except DeployctlError as exc:
+        if exc.file is None and exc.field:
+            exc.file = recipe_path
+        raise
+
+
 def _make_checkpoint(
     recipe: Recipe, world: World, planned: ApplyResult, report: Reporter, swap: SwapChoice
 ) -> ApplyResult:
@@ -186,18 +203,18 @@ def _make_checkpoint(
     from deployctl.quantize.pipeline import prepare_checkpoint
 
     tick = time.perf_counter()
-    checkpoint = prepare_checkpoint(recipe, progress=True, on_step=report)
+    checkpoint = prepare_checkpoint(recipe, progress=True, on_step=report, placement=planned.calibration)
     timings = {**planned.timings, "checkpoint": time.perf_counter() - tick}
     result = plan_recipe(recipe, world, swap)
     if result.checkpoint is None or result.checkpoint.key != checkpoint.key:
         raise StateError(f"the checkpoint {checkpoint.key} just made cannot be found in the cache again")
     if result.plan.engine_operation.kind is not planned.plan.engine_operation.kind:
         report(f"with the checkpoint known, the engine step is: {result.plan.engine_operation}")
-    result.timings, result.warnings = timings, planned.warnings
+    result.timings, result.warnings, result.calibration = timings, planned.warnings, planned.calibration
     return result
 
 
-def _candidate_check(recipe: Recipe, world: World, result: ApplyResult, report: Reporter):
+def _candidate_check(recipe: Recipe, world: World, result: ApplyResult, report: Reporter) -> SwapGate | None:
     """The task gate (`quality.max_task_drop`) when this apply swaps in another checkpoint, else None."""
     if not recipe.quality.gated or result.checkpoint is None or result.spec is None:
         return None
@@ -235,15 +252,13 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
     return result
 
 
-def list_revisions(name: str) -> list[dict]:
+def list_revisions(name: str) -> list[dict[str, object]]:
     """The revisions kept for `name`, numbered as `rollback --to` takes them, oldest first."""
     from deployctl.state import StateStore
 
     state = StateStore().load(name)
     if state is None:
-        raise StateError(
-            f"no deployment named {name}", hint="`deployctl list` shows the deployments deployctl knows"
-        )
+        raise unknown_deployment(name)
     current = len(state.revisions)
     return [
         {
@@ -261,11 +276,9 @@ def list_revisions(name: str) -> list[dict]:
     ]
 
 
-def _pick_revision(name: str, state, to: int | None):
+def _pick_revision(name: str, state: DeploymentState | None, to: int | None) -> Revision:
     if state is None:
-        raise StateError(
-            f"no deployment named {name}", hint="`deployctl list` shows the deployments deployctl knows"
-        )
+        raise unknown_deployment(name)
     count = len(state.revisions)
     number = to if to is not None else count - 1
     if not 1 <= number <= count:
@@ -282,7 +295,7 @@ def _pick_revision(name: str, state, to: int | None):
     return revision
 
 
-def _revision_checkpoint(name: str, revision) -> Checkpoint:
+def _revision_checkpoint(name: str, revision: Revision) -> Checkpoint:
     path = Path(revision.checkpoint_path or "")
     if not (path / "config.json").is_file():
         raise StateError(

@@ -71,3 +71,38 @@ def _read_all(pynvml) -> list[DetectedGpu]:
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class GpuMemory:
+    """One GPU's memory right now, as NVML reports it (NVML index order: PCI bus order)."""
+
+    index: int
+    name: str
+    total_bytes: int
+    free_bytes: int
+
+
+def gpu_memory() -> list[GpuMemory]:
+    """Free and total memory of every GPU; empty when there is no NVML or no GPU (the CPU remains)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # ImportError or NVMLError: no driver here, which is an answer, not an error
+        return []
+    try:
+        found = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            info = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            name = _text(pynvml.nvmlDeviceGetName(handle))
+            found.append(GpuMemory(index, name, int(info.total), int(info.free)))
+        return found
+    except pynvml.NVMLError as exc:
+        raise GpuDetectionError(
+            f"NVML failed while reading GPU memory: {exc}", hint=_NO_DRIVER_HINT
+        ) from None
+    finally:
+        with contextlib.suppress(pynvml.NVMLError):
+            pynvml.nvmlShutdown()

@@ -12,29 +12,28 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from deployctl import __version__
+from deployctl.strict import StrictModel
 
-LABEL_PREFIX = "deployctl."
 LABEL_MANAGED = "deployctl.managed"
 LABEL_DEPLOYMENT = "deployctl.deployment"
 LABEL_SPEC_HASH = "deployctl.spec-hash"
 LABEL_ROLE = "deployctl.role"
 LABEL_ENGINE = "deployctl.engine"
-LABEL_CHECKPOINT = "deployctl.checkpoint"
 LABEL_VERSION = "deployctl.version"
+
+# Images deployctl builds itself (tests/images/build.sh) hold a `pip install --target` folder whose
+# console scripts point at the build host's interpreter, so they start as `python3 -m <python_module>`.
+LOCAL_IMAGE_PREFIX = "localhost/deployctl/"
 
 # NVLink multicast can take a host's GPUs out of service on some systems; when the operator sets
 # these, the engine environment carries them through (see README, "Tensor parallel").
 MULTICAST_SWITCHES = ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "NVSHMEM_DISABLE_NVLS")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Mount(_Frozen):
+class Mount(StrictModel):
     """A host folder the engine sees; `source` is a host path (docker) or the same path (process)."""
 
     source: str
@@ -43,7 +42,7 @@ class Mount(_Frozen):
     purpose: Literal["checkpoint", "hf-cache", "engine-cache", "config"] = "checkpoint"
 
 
-class GeneratedFile(_Frozen):
+class GeneratedFile(StrictModel):
     """A file deployctl writes for the engine (e.g. trtllm's extra options YAML)."""
 
     name: str
@@ -51,7 +50,7 @@ class GeneratedFile(_Frozen):
     target: str  # where the engine reads it (inside the container, or on the host for process)
 
 
-class EngineArgs(_Frozen):
+class EngineArgs(StrictModel):
     """The structured arguments the argv was built from; what non-argv renderers read."""
 
     model: str
@@ -69,7 +68,7 @@ class EngineArgs(_Frozen):
     extra_args: tuple[str, ...] = ()
 
 
-class LaunchSpec(_Frozen):
+class LaunchSpec(StrictModel):
     """Everything needed to start one engine instance, and nothing secret."""
 
     deployment: str
@@ -109,6 +108,16 @@ class LaunchSpec(_Frozen):
     @property
     def argv(self) -> tuple[str, ...]:
         return (*self.program, *self.args)
+
+    @property
+    def uses_python_module_form(self) -> bool:
+        """Our locally built images start programs as `python3 -m ...` (see LOCAL_IMAGE_PREFIX)."""
+        return self.image.startswith(LOCAL_IMAGE_PREFIX)
+
+    @property
+    def entrypoint(self) -> tuple[str, ...]:
+        """The container entrypoint every runtime and renderer sets: explicit, whatever the image's."""
+        return ("python3", "-m", *self.python_module) if self.uses_python_module_form else self.program
 
     def python_argv(self, python: str) -> tuple[str, ...]:
         """The same command started through an interpreter (`python -m module args...`)."""

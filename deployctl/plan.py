@@ -32,7 +32,7 @@ class OperationKind(str, Enum):
     RECORD = "record"  # the engine is kept; only settings outside it (smoke, swap) changed: update state
 
 
-Phase = Literal["running", "unhealthy", "exited", "missing"]
+ObservedPhase = Literal["running", "unhealthy", "exited", "missing"]
 
 
 class Instance(BaseModel):
@@ -42,7 +42,7 @@ class Instance(BaseModel):
 
     name: str
     spec_hash: str
-    phase: Phase
+    phase: ObservedPhase
     attached: bool | None = None  # on serve.network under the deployment's name; None: no network
 
 
@@ -81,6 +81,7 @@ class Desired(BaseModel):
     strategy: Literal["replace", "blue-green"] = "replace"  # how a changed engine is swapped in
     strategy_note: str = ""  # why that strategy, when the recipe has a say in it (serve.network)
     service: str | None = None  # "<name>:<port> on <network>": the address a blue-green swap moves
+    calibration: str = ""  # where calibration runs, its estimate and why (calibration_placement.py)
 
 
 class Plan(BaseModel):
@@ -160,7 +161,8 @@ def _checkpoint_operation(desired: Desired, observed: Observed) -> Operation:
         )
     cost = f" ({desired.quantize_cost})" if desired.quantize_cost else ""
     what = f"cache miss: {desired.missing_reason}" if desired.missing_reason else "cache miss"
-    return Operation(kind=OperationKind.QUANTIZE, resource=resource, cause=f"{what}{cost}")
+    where = f"; {desired.calibration}" if desired.calibration else ""
+    return Operation(kind=OperationKind.QUANTIZE, resource=resource, cause=f"{what}{cost}{where}")
 
 
 def _engine_operation(desired: Desired, observed: Observed) -> Operation:

@@ -54,3 +54,9 @@ def hf_cache_dir() -> Path:
         return Path(explicit).expanduser()
     hf_home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
     return Path(hf_home).expanduser() / "hub"
+
+
+def drain_s() -> float:
+    """After a blue-green swap moved the name, clients that resolved it just before still reach the old
+    engine this long before it stops: `$DEPLOYCTL_DRAIN_S` seconds (default 2)."""
+    return float(os.environ.get("DEPLOYCTL_DRAIN_S", "2"))

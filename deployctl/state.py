@@ -28,15 +28,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from deployctl import settings
+from deployctl.atomic import atomic_write_text
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import LockHeld, StateError, UsageError
+from deployctl.instance import Handle
 from deployctl.launch_spec import LaunchSpec
 from deployctl.recipe.model import Recipe
-from deployctl.runtimes.base import Handle, atomic_write_text
-from deployctl.serve.smoke import SmokeReport
+from deployctl.smoke_report import SmokeReport
+from deployctl.strict import StrictModel
 
 # Append-only. MIGRATIONS[i] turns a version i+1 document (a dict) into a version i+2 one.
 MIGRATIONS: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = ()
@@ -45,11 +47,7 @@ MAX_REVISIONS = 10
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,62}$")  # the recipe's name rule; also keeps paths inside
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Revision(_Frozen):
+class Revision(StrictModel):
     """One deployed version: enough to tell versions apart, and (since `recipe`/`spec` are kept) to
     serve it again from the checkpoint cache with `deployctl rollback`, without re-quantizing."""
 
@@ -64,7 +62,7 @@ class Revision(_Frozen):
     spec: LaunchSpec | None = None
 
 
-class DeploymentState(_Frozen):
+class DeploymentState(StrictModel):
     version: int = STATE_VERSION
     name: str
     recipe_path: str | None = None

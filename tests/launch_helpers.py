@@ -14,9 +14,10 @@ from pathlib import Path
 from deployctl.checkpoint import Checkpoint
 from deployctl.engines.base import Placement
 from deployctl.engines.registry import build_launch_spec
+from deployctl.instance import role_instance_name
 from deployctl.launch_spec import EngineArgs, LaunchSpec
 from deployctl.recipe.load import parse_recipe_dict
-from deployctl.runtimes.base import instance_dir, instance_name
+from deployctl.runtimes.base import instance_dir
 
 FAKE_ENGINE = Path(__file__).parent / "serve" / "fake_engine.py"
 
@@ -64,7 +65,7 @@ def transformers_spec(
     placement = Placement.for_runtime(
         recipe.runtime.kind,
         checkpoint,
-        config_dir=str(instance_dir(instance_name(recipe.name))),
+        config_dir=str(instance_dir(role_instance_name(recipe.name))),
         hf_cache=str(hf_cache) if hf_cache else None,
     )
     return build_launch_spec(recipe, checkpoint, placement)

@@ -120,6 +120,7 @@ print(p.get("requires-python"), p.get("dependencies"), p.get("optional-dependenc
         touch "$VENV/.complete"
         prune_old "$CI_CACHE" project-venv- "project-venv-$hash"
     fi
+    touch -c "$VENV"  # in use: prune_old keeps entries used in the last hours
     if [[ $("$VENV/bin/python" -I -c 'import deployctl, os; print(os.path.dirname(deployctl.__file__))' \
         2>/dev/null) != "$REPO/deployctl" ]]; then
         quiet_pip "${pip[@]}" install --quiet --no-deps --no-build-isolation -e "$REPO"

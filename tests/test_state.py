@@ -13,9 +13,9 @@ import pytest
 from deployctl import settings
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import LockHeld, StateError, UsageError
+from deployctl.instance import Handle
 from deployctl.recipe.load import parse_recipe_dict
 from deployctl.recipe.model import RuntimeKind
-from deployctl.runtimes.base import Handle
 from deployctl.state import MAX_REVISIONS, STATE_VERSION, DeploymentState, StateStore, recipe_hash
 from tests.launch_helpers import fake_spec
 

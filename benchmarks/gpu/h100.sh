@@ -8,7 +8,7 @@
 #   models                              Qwen3-0.6B- and 8B-shaped random-weight models
 #   quantize-small / quantize-8b        deployctl quantize vs direct Model Optimizer (benchmarks/quantize.py)
 #   serve FORMAT                        apply (process runtime) + bench, then the same flags by hand + anchor client
-#   two-engines                         capability/swap.py's vLLM rule: two engines at 0.45 of the GPU start
+#   two-engines                         capability/swap_strategy.py's vLLM rule: two engines at 0.45 of the GPU start
 #                                       side by side; a second at vLLM's default share is refused
 # The by-hand side uses the team's anchor scripts (carry .anchor: serve_bench.sh, bench.py).
 # Results land in $OUT (the device tool returns them); /tmp survives only while the machine is held.

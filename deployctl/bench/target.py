@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from deployctl.errors import StateError, UsageError
+from deployctl.errors import UsageError, unknown_deployment
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,8 @@ def _from_state(name: str) -> Target:
 
     record = StateStore().load(name)
     if record is None:
-        raise StateError(
-            f"no deployment named '{name}'",
-            hint="`deployctl list` shows deployments; or pass the endpoint URL, e.g. http://127.0.0.1:8000",
+        raise unknown_deployment(
+            name, hint="`deployctl list` shows deployments; or pass the endpoint URL, e.g. http://127.0.0.1:8000"
         )
     gpu = (record.recipe.get("gpu") or {}).get("type")
     return Target(

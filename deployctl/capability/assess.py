@@ -50,7 +50,7 @@ def table_findings(combo: Combination, gpu: GpuInfo) -> list[Finding]:
                 fix="use a GPU from `deployctl capabilities`",
             )
         )
-    if combo.engine is EngineName.TRTLLM and not gpu.is_cpu and not gpu.trtllm_listed and rows:
+    if combo.engine == EngineName.TRTLLM and not gpu.is_cpu and not gpu.trtllm_listed and rows:
         findings.append(
             Finding(
                 subject="serving",

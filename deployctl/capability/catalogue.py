@@ -16,7 +16,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from deployctl.errors import RecipeError
-from deployctl.recipe.model import StrictModel
+from deployctl.strict import StrictModel
 
 CPU_FAMILY = "cpu"
 GIB = 1 << 30

@@ -12,7 +12,7 @@ from deployctl.capability.assess import Combination, assess, table_findings
 from deployctl.capability.catalogue import GpuInfo, find_gpu, load_catalogue, lookup_gpu
 from deployctl.capability.memory import MemoryEstimate
 from deployctl.capability.shapes import ModelShape, resolve_shape
-from deployctl.capability.swap import choose_swap
+from deployctl.capability.swap_strategy import choose_swap
 from deployctl.capability.table import Level
 from deployctl.capability.verdict import Alternative, Finding, Verdict
 from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe

@@ -1,14 +1,16 @@
 """Will the model fit? Weights + KV cache + engine overhead against each GPU's usable share.
 
-Arithmetic (research/capability.md §5, checked against measured Qwen3-0.6B exports: bf16 1.19 GB,
-fp8 717 MiB, nvfp4 533 MiB, int4 AWQ 520 MiB):
+Arithmetic (checked against Qwen3-0.6B exports made with nvidia-modelopt 0.47.0 on a CPU machine,
+2026-11-24: bf16 1.19 GB, fp8 717 MiB, nvfp4 533 MiB, int4 AWQ 520 MiB):
 - weights = linear params × bytes/param of the format + embeddings/lm_head at 2 bytes (tied counted once);
 - KV = 2 (K and V) × layers × KV heads on this GPU × head_dim × bytes/element × max_model_len, for the
   one full-length sequence both engines insist on being able to hold;
 - tensor parallel (`gpu.count`) splits the weights; KV heads split too, replicated once TP > KV heads;
-- usable memory: vLLM takes `gpu_memory_utilization` (default 0.92 in 0.33.0, config/cache.py) of the
-  whole GPU for everything; TensorRT-LLM needs the weights to fit, then gives
-  `free_gpu_memory_fraction` (0.9, KvCacheConfig) of what is left to the KV cache.
+- usable memory follows the engine row's `memory.share` rule (data/engines.yaml): `gpu-share` (vLLM
+  takes `gpu_memory_utilization`, default 0.92 in 0.33.0 config/cache.py, of the whole GPU for
+  everything), `free-after-weights` (TensorRT-LLM needs the weights to fit, then gives
+  `free_gpu_memory_fraction`, 0.9 in KvCacheConfig, of what is left to the KV cache), `whole-gpu`;
+  the overhead allowance per GPU is the row's `memory.overhead_gib`.
 An estimate: it is right to a few percent on weights; the overhead is a round, stated allowance.
 """
 
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from deployctl.capability.catalogue import GIB, GpuInfo
+from deployctl.capability.catalogue import GpuInfo
 from deployctl.capability.shapes import ModelShape
-from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, StrictModel
+from deployctl.engine_facts import engine_facts
+from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat
+from deployctl.strict import StrictModel
 
-# Bytes per parameter of the quantized linears, scales included (§5.1).
+# Bytes per parameter of the quantized linears, scales included (the layout is noted per format).
 WEIGHT_BYTES = {
     QuantFormat.NONE: 2.0,
     QuantFormat.FP8: 1.0,
@@ -33,10 +37,6 @@ WEIGHT_BYTES = {
 # Bytes per KV-cache element; nvfp4 assumes 16-element blocks with E4M3 scales (layout not confirmed).
 KV_BYTES = {KvCacheFormat.NONE: 2.0, KvCacheFormat.FP8: 1.0, KvCacheFormat.NVFP4: 0.5625}
 
-VLLM_DEFAULT_UTILIZATION = 0.92  # vLLM 0.33.0 CacheConfig.gpu_memory_utilization (0.9 before)
-TRTLLM_DEFAULT_KV_FRACTION = 0.9  # trtllm-serve --kv_cache_free_gpu_memory_fraction / KvCacheConfig
-# Activations, CUDA graphs, CUDA context and library workspaces per GPU: a stated allowance.
-ENGINE_OVERHEAD = {EngineName.VLLM: 2 * GIB, EngineName.TRTLLM: 2 * GIB, EngineName.TRANSFORMERS: 1 * GIB}
 SHORTEST_USEFUL_LEN = 2048  # below this, "shorten max_model_len" is not advice worth giving
 
 
@@ -87,7 +87,7 @@ def estimate_memory(
     length = max_model_len or shape.max_position
     total_weights = weights_bytes(shape, weights)
     per_gpu_weights = -(-total_weights // gpu_count)
-    overhead = ENGINE_OVERHEAD[engine]
+    overhead = engine_facts(engine).memory.overhead_bytes
     per_token = kv_bytes_per_token(shape, kv, gpu_count)
     usable, kv_budget, share = _budget(
         engine, gpu.memory_bytes, per_gpu_weights + overhead, memory_share, kv_cache_memory_bytes
@@ -122,18 +122,19 @@ def _budget(
     memory_share: float | None,
     kv_cache_memory_bytes: int | None,
 ) -> tuple[int, int, str]:
-    """(usable bytes, KV budget bytes, description) for one GPU of `total` bytes."""
-    if engine is EngineName.VLLM and kv_cache_memory_bytes:
-        return total, min(kv_cache_memory_bytes, total - fixed), "vllm: kv_cache_memory_bytes as set"
-    if engine is EngineName.VLLM:
-        share = memory_share or VLLM_DEFAULT_UTILIZATION
+    """(usable bytes, KV budget bytes, description) for one GPU of `total` bytes, by the row's rule."""
+    rule = engine_facts(engine).memory
+    if rule.share == "gpu-share" and kv_cache_memory_bytes:
+        return total, min(kv_cache_memory_bytes, total - fixed), f"{engine}: kv_cache_memory_bytes as set"
+    if rule.share == "gpu-share":
+        share = memory_share or rule.default_share or 1.0
         usable = int(total * share)
-        return usable, usable - fixed, f"vllm gpu_memory_utilization {share:g} of the GPU"
-    if engine is EngineName.TRTLLM:
-        fraction = memory_share or TRTLLM_DEFAULT_KV_FRACTION
+        return usable, usable - fixed, f"{engine} gpu_memory_utilization {share:g} of the GPU"
+    if rule.share == "free-after-weights":
+        fraction = memory_share or rule.default_share or 1.0
         return (
             total,
             int((total - fixed) * fraction),
-            f"trtllm: weights first, then {fraction:g} of the rest for KV",
+            f"{engine}: weights first, then {fraction:g} of the rest for KV",
         )
-    return total, total - fixed, "transformers: the whole GPU"
+    return total, total - fixed, f"{engine}: the whole GPU"

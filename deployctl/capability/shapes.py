@@ -16,7 +16,8 @@ import yaml
 from pydantic import Field, ValidationError
 
 from deployctl import settings
-from deployctl.recipe.model import ModelSpec, StrictModel
+from deployctl.recipe.model import ModelSpec
+from deployctl.strict import StrictModel
 
 
 class ModelShape(StrictModel):

@@ -6,16 +6,18 @@ EVERY matching row (weights rows and KV rows separately), and the worst level wi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, field_validator, model_validator
 
 from deployctl.capability.catalogue import CPU_FAMILY, load_catalogue
-from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, StrictModel
+from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat
+from deployctl.strict import StrictModel
 
 
 class Level(str, Enum):
@@ -66,7 +68,7 @@ class ServingRow(_Row):
 
     def matches(self, weights: QuantFormat, kv: KvCacheFormat, engine: EngineName, family: str) -> bool:
         return (
-            self.engine is engine
+            self.engine == engine
             and (self.weights == "any" or weights in self.weights)
             and (self.kv == "any" or kv in self.kv)
             and arch_matches(self.arch, family)
@@ -129,10 +131,23 @@ def load_table() -> CapabilityTable:
     return CapabilityTable.model_validate(yaml.safe_load(text))
 
 
+_REGISTERED_SERVING: list[ServingRow] = []
+
+
+def register_serving_rows(rows: Iterable[ServingRow | dict[str, Any]]) -> None:
+    """Add serving rows at run time (an engine registered outside data/capabilities.yaml), validated."""
+    _REGISTERED_SERVING.extend(ServingRow.model_validate(row) for row in rows)
+
+
+def unregister_serving_rows(engine: str) -> None:
+    _REGISTERED_SERVING[:] = [row for row in _REGISTERED_SERVING if row.engine != engine]
+
+
 def serving_rows(
     weights: QuantFormat, kv: KvCacheFormat, engine: EngineName, family: str
 ) -> list[ServingRow]:
-    return [row for row in load_table().serving if row.matches(weights, kv, engine, family)]
+    rows = (*load_table().serving, *_REGISTERED_SERVING)
+    return [row for row in rows if row.matches(weights, kv, engine, family)]
 
 
 def calibration_rows(weights: QuantFormat, kv: KvCacheFormat, host: str) -> list[CalibrationRow]:

@@ -11,7 +11,8 @@ from deployctl.capability.catalogue import GpuInfo
 from deployctl.capability.memory import MemoryEstimate
 from deployctl.capability.table import Level
 from deployctl.errors import CapabilityRejected
-from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe, StrictModel
+from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe
+from deployctl.strict import StrictModel
 
 
 class Finding(StrictModel):

@@ -24,6 +24,7 @@ def plan(recipe_file: Path = RecipeArg) -> None:
         "operations": [op.model_dump(mode="json") for op in result.plan.operations],
         "spec_hash": result.spec.spec_hash() if result.spec else None,
         "argv": list(result.spec.argv) if result.spec else None,
+        "calibration": _dump(result.calibration),
     }
     out.result(data, human=str(result.plan))
     raise typer.Exit(EXIT_PLAN_CHANGES if result.plan.has_changes else EXIT_OK)
@@ -67,7 +68,7 @@ def rollback(
 
 
 def _render(result) -> None:
-    from deployctl.runtimes.base import service_url
+    from deployctl.instance import service_url
 
     service = service_url(result.spec) if result.spec else None
     where = result.endpoint + (f" and as {service}" if service else "")
@@ -96,9 +97,14 @@ def _render(result) -> None:
         "timings": result.timings,
         "downtime_s": result.downtime_s,
         "checkpoint": str(result.checkpoint.path) if result.checkpoint else None,
-        "smoke": result.smoke.model_dump(mode="json") if hasattr(result.smoke, "model_dump") else None,
+        "smoke": result.smoke.model_dump(mode="json") if result.smoke else None,
+        "calibration": _dump(result.calibration),
     }
     out.result(data, human=result.endpoint)
+
+
+def _dump(value) -> dict | None:
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else None
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,6 @@
 """`deployctl status | list | logs | smoke | destroy`: look at and tear down what deployctl runs.
 
-Thin commands: each parses, calls one function (`runtimes.inventory`, a runtime, `serve.smoke`) and
+Thin commands: each parses, calls one function (`deployments`, a runtime, `serve.smoke`) and
 renders. Only `status` talks to the engines (a 1 s health probe each); `list` reads state only.
 """
 
@@ -12,7 +12,8 @@ from typing import Any
 import typer
 
 from deployctl.cli.output import out
-from deployctl.errors import StateError
+from deployctl.errors import unknown_deployment
+from deployctl.recipe.model import SMOKE_PROMPT
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 def status(name: str | None = typer.Argument(None, help="Deployment name (default: all).")) -> None:
     """Show deployments with their live state and health."""
-    from deployctl.runtimes.inventory import deployment_status
+    from deployctl.deployments import deployment_status
 
     rows, notes = deployment_status(name)
     for note in notes:  # e.g. no container engine: processes are still listed
@@ -49,7 +50,7 @@ def list_deployments() -> None:
     from deployctl.state import StateStore
 
     states = StateStore().list()
-    from deployctl.runtimes.base import service_url
+    from deployctl.instance import service_url
 
     table = _table("deployment", "engine", "runtime", "endpoint", "image", "updated")
     for state in states:
@@ -119,7 +120,7 @@ def smoke(
 
 def destroy(name: str = typer.Argument(..., help="Deployment name.")) -> None:
     """Stop and remove everything deployctl started for NAME, and forget it. Safe to repeat."""
-    from deployctl.runtimes.inventory import destroy_deployment
+    from deployctl.deployments import destroy_deployment
 
     result = destroy_deployment(name)
     if not result.found_anything:
@@ -148,9 +149,7 @@ def _state_and_handle(name: str):
         return state, state.handle
     handles, _ = find_everywhere(name)
     if not handles:
-        raise StateError(
-            f"no deployment named {name}", hint="`deployctl list` shows the deployments deployctl knows"
-        )
+        raise unknown_deployment(name)
     return None, handles[0]
 
 
@@ -158,7 +157,7 @@ def _state_and_handle(name: str):
 class _SmokeTarget:
     base_url: str
     model: str | None = None
-    prompt: str = "Say hello in one short sentence."
+    prompt: str = SMOKE_PROMPT
     max_tokens: int = 16
     timeout_s: float = 120
     api_key_env: str | None = None
@@ -172,9 +171,7 @@ def _smoke_target(target: str) -> _SmokeTarget:
 
     state = StateStore().load(target)
     if state is None:
-        raise StateError(
-            f"no deployment named {target}", hint="give a deployment name from `deployctl list`, or a URL"
-        )
+        raise unknown_deployment(target, hint="give a deployment name from `deployctl list`, or a URL")
     recipe_smoke = state.recipe.get("smoke", {})
     return _SmokeTarget(
         base_url=state.endpoint,

@@ -54,7 +54,7 @@ def serve_and_bench(
     """Deploy the variant, bench it (and evaluate it on quality.tasks), destroy it (also on failure)."""
     from deployctl.apply import apply_recipe
     from deployctl.bench.target import v1_url
-    from deployctl.runtimes.inventory import destroy_deployment
+    from deployctl.deployments import destroy_deployment
 
     report(f"{variant.name}: deploying")
     result = apply_recipe(variant, report=report)

@@ -1,16 +1,19 @@
-"""What every engine adapter provides, and where it places files for the runtime that starts it.
+"""What every engine adapter provides (`Engine`), and where it places files for the runtime that starts it.
 
 An engine is pure: (recipe, checkpoint, placement) → LaunchSpec. It imports no docker, no torch,
-no subprocess. Adding an engine = one module with a `build_launch_spec` + one line in `registry.py`.
+no subprocess. Adding an engine = one module exporting `ENGINE = Engine(...)`, one line in
+`registry.py`, and one row in `data/engines.yaml` (image, paths, memory and multi-node rules).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.launch_spec import MULTICAST_SWITCHES, Mount
+from deployctl.engine_facts import engine_facts
+from deployctl.launch_spec import MULTICAST_SWITCHES, LaunchSpec, Mount
 from deployctl.recipe.model import Recipe, RuntimeKind
 
 # Inside containers the checkpoint always appears here, read-only.
@@ -89,6 +92,16 @@ def listen_host(recipe: Recipe) -> str:
     return "0.0.0.0"
 
 
+def default_image(recipe: Recipe) -> str:
+    """The recipe's image override, else the engine row's pinned image (the CPU build for `gpu: cpu`)."""
+    if recipe.engine.image:
+        return recipe.engine.image
+    row = engine_facts(recipe.engine.name)
+    if recipe.gpu.is_cpu and row.cpu_image:
+        return row.cpu_image
+    return row.image
+
+
 def served_port(recipe: Recipe) -> tuple[int, int]:
     """(published port, port inside the container); host networking makes them the same.
 
@@ -99,7 +112,13 @@ def served_port(recipe: Recipe) -> tuple[int, int]:
         return recipe.serve.port, recipe.serve.port
     if recipe.serve.network:
         return 0, recipe.serve.port
-    return recipe.serve.port, 8000
+    return recipe.serve.port, engine_facts(recipe.engine.name).default_port
+
+
+def listen_port(recipe: Recipe, placement: Placement) -> int:
+    """The port the engine binds: the published one for a local process, else the container's."""
+    port, container_port = served_port(recipe)
+    return port if placement.runtime is RuntimeKind.PROCESS else container_port
 
 
 def published_host(recipe: Recipe) -> str:
@@ -107,10 +126,33 @@ def published_host(recipe: Recipe) -> str:
     return "127.0.0.1" if recipe.serve.network else recipe.serve.host
 
 
-class Engine(Protocol):
-    """The one thing an engine adapter does."""
+def common_spec_fields(recipe: Recipe) -> dict[str, Any]:
+    """The LaunchSpec fields every engine fills the same way, from the recipe and the engine's data row."""
+    port, container_port = served_port(recipe)
+    row = engine_facts(recipe.engine.name)
+    return {
+        "deployment": recipe.name,
+        "engine": row.name,
+        "image": default_image(recipe),
+        "passthrough_env": passthrough_env(recipe),
+        "host": published_host(recipe),
+        "port": port,
+        "container_port": container_port,
+        "health_path": row.health_path,
+        "models_path": row.readiness_path,
+        "network": recipe.runtime.network,
+        "service_network": recipe.serve.network,
+        "startup_budget_s": recipe.serve.health_timeout_s,
+    }
+
+
+BuildLaunchSpec = Callable[[Recipe, Checkpoint, Placement], LaunchSpec]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What an engine module exports as `ENGINE`: its name (the key of its data/engines.yaml row) and
+    the one thing it does, turn (recipe, checkpoint, placement) into a LaunchSpec."""
 
     name: str
-    default_image: str
-
-    def build_launch_spec(self, recipe: Recipe, checkpoint: Checkpoint, placement: Placement): ...
+    build_launch_spec: BuildLaunchSpec

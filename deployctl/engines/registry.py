@@ -1,53 +1,49 @@
-"""Engine name → adapter, and the pinned image table (`data/engines.yaml`)."""
+"""Engine name → adapter: one mapping, the built-ins registered like any other engine.
+
+An unknown name is an error listing the valid ones. `register_engine` adds an engine at run time
+(with its data row, when data/engines.yaml has none): what a plugin or a test does.
+"""
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
-
-import yaml
-from pydantic import BaseModel, ConfigDict
-
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import Placement
+from deployctl.engine_facts import EngineFacts, register_facts, unregister_facts
+from deployctl.engines import transformers, trtllm, vllm
+from deployctl.engines.base import Engine, Placement
+from deployctl.errors import UsageError
 from deployctl.launch_spec import LaunchSpec
-from deployctl.recipe.model import EngineName, Recipe
+from deployctl.recipe.model import Recipe
+
+ENGINES: dict[str, Engine] = {
+    vllm.ENGINE.name: vllm.ENGINE,
+    trtllm.ENGINE.name: trtllm.ENGINE,
+    transformers.ENGINE.name: transformers.ENGINE,
+}
 
 
-class EngineImage(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    image: str
-    version: str
-    source: str
-    flags_checked_against: str
-    health_path: str
-    cpu_image: str | None = None
+def register_engine(engine: Engine, facts: EngineFacts | None = None) -> None:
+    """Make `engine` known; `facts` is its data row when data/engines.yaml does not carry one."""
+    if facts is not None:
+        if facts.name != engine.name:
+            raise UsageError(f"the data row is for {facts.name!r}, the engine is {engine.name!r}")
+        register_facts(facts)
+    ENGINES[engine.name] = engine
 
 
-@cache
-def engine_images() -> dict[EngineName, EngineImage]:
-    text = resources.files("deployctl.data").joinpath("engines.yaml").read_text()
-    return {EngineName(name): EngineImage.model_validate(row) for name, row in yaml.safe_load(text).items()}
+def unregister_engine(name: str) -> None:
+    """Forget an engine registered at run time (and its data row)."""
+    ENGINES.pop(name, None)
+    unregister_facts(name)
 
 
-def default_image(recipe: Recipe) -> str:
-    """The recipe's image override, else the pinned image (the CPU build for `gpu: cpu`)."""
-    if recipe.engine.image:
-        return recipe.engine.image
-    row = engine_images()[recipe.engine.name]
-    if recipe.gpu.is_cpu and row.cpu_image:
-        return row.cpu_image
-    return row.image
+def get_engine(name: str) -> Engine:
+    if name not in ENGINES:
+        raise UsageError(
+            f"unknown engine {name!r}", hint=f"known engines: {', '.join(ENGINES)}", field="engine.name"
+        )
+    return ENGINES[name]
 
 
 def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:
     """The one entry point from (recipe, checkpoint) to how the engine runs."""
-    from deployctl.engines import transformers, trtllm, vllm
-
-    builders = {
-        EngineName.VLLM: vllm.build_launch_spec,
-        EngineName.TRTLLM: trtllm.build_launch_spec,
-        EngineName.TRANSFORMERS: transformers.build_launch_spec,
-    }
-    return builders[recipe.engine.name](recipe, checkpoint, placement)
+    return get_engine(recipe.engine.name).build_launch_spec(recipe, checkpoint, placement)

@@ -12,22 +12,22 @@ from __future__ import annotations
 from deployctl.checkpoint import Checkpoint
 from deployctl.engines.base import (
     CONTAINER_HF_CACHE,
+    Engine,
     Placement,
+    common_spec_fields,
     listen_host,
-    passthrough_env,
-    published_host,
-    served_port,
+    listen_port,
 )
-from deployctl.engines.registry import default_image, engine_images
 from deployctl.launch_spec import EngineArgs, LaunchSpec
-from deployctl.recipe.model import EngineName, Recipe, RuntimeKind
+from deployctl.recipe.model import Recipe, RuntimeKind
+
+ENGINE_NAME = "transformers"  # its row in data/engines.yaml: image, health paths, memory rules
 
 
 def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:
-    port, container_port = served_port(recipe)
-    listen_port = port if placement.runtime is RuntimeKind.PROCESS else container_port
     device = "cpu" if recipe.gpu.is_cpu else "auto"
-    args: list[str] = [placement.model_dir, "--host", listen_host(recipe), "--port", str(listen_port)]
+    port = listen_port(recipe, placement)
+    args: list[str] = [placement.model_dir, "--host", listen_host(recipe), "--port", str(port)]
     args += ["--device", device]
     if recipe.engine.dtype != "auto":
         args += ["--dtype", recipe.engine.dtype]
@@ -39,9 +39,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     if hub_cache:
         env.setdefault("HF_HUB_CACHE", hub_cache)
     return LaunchSpec(
-        deployment=recipe.name,
-        engine=EngineName.TRANSFORMERS.value,
-        image=default_image(recipe),
+        **common_spec_fields(recipe),
         program=("transformers", "serve"),
         python_module=("transformers.cli.transformers", "serve"),
         args=tuple(args),
@@ -52,15 +50,10 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
             extra_args=tuple(recipe.engine.extra_args),
         ),
         env=env,
-        passthrough_env=passthrough_env(recipe),
         mounts=placement.checkpoint_mounts(checkpoint),
-        host=published_host(recipe),
-        port=port,
-        container_port=container_port,
-        health_path=engine_images()[EngineName.TRANSFORMERS].health_path,
         gpu_count=0 if recipe.gpu.is_cpu else recipe.gpu.count,
         shm_size=None,
-        network=recipe.runtime.network,
-        service_network=recipe.serve.network,
-        startup_budget_s=recipe.serve.health_timeout_s,
     )
+
+
+ENGINE = Engine(name=ENGINE_NAME, build_launch_spec=build_launch_spec)

@@ -23,10 +23,11 @@ from pathlib import Path
 import yaml
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import Placement, listen_host, passthrough_env, published_host, served_port
-from deployctl.engines.registry import default_image, engine_images
+from deployctl.engines.base import Engine, Placement, common_spec_fields, listen_host, listen_port
 from deployctl.launch_spec import EngineArgs, GeneratedFile, LaunchSpec, Mount
-from deployctl.recipe.model import EngineName, KvCacheFormat, Recipe, RuntimeKind
+from deployctl.recipe.model import KvCacheFormat, Recipe, RuntimeKind
+
+ENGINE_NAME = "trtllm"  # its row in data/engines.yaml: image, health paths, memory and multi-node rules
 
 OPTIONS_FILE = "trtllm-extra-options.yaml"
 
@@ -46,11 +47,10 @@ def extra_options(recipe: Recipe, checkpoint: Checkpoint) -> dict:
 
 def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:
     engine = recipe.engine
-    port, container_port = served_port(recipe)
-    listen_port = port if placement.runtime is RuntimeKind.PROCESS else container_port
 
     args: list[str] = [placement.model_dir]
-    args += ["--host", listen_host(recipe), "--port", str(listen_port), "--backend", "pytorch"]
+    args += ["--host", listen_host(recipe), "--port", str(listen_port(recipe, placement))]
+    args += ["--backend", "pytorch"]
     if recipe.gpu.count > 1:
         args += ["--tp_size", str(recipe.gpu.count)]
     if engine.max_batch_size:
@@ -79,9 +79,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     args += list(engine.extra_args)
 
     return LaunchSpec(
-        deployment=recipe.name,
-        engine=EngineName.TRTLLM.value,
-        image=default_image(recipe),
+        **common_spec_fields(recipe),
         program=("trtllm-serve",),
         python_module=("tensorrt_llm.commands.serve",),
         args=tuple(args),
@@ -98,18 +96,13 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
             extra_args=tuple(engine.extra_args),
         ),
         env=dict(engine.env),
-        passthrough_env=passthrough_env(recipe),
         mounts=tuple(mounts),
         files=tuple(files),
-        host=published_host(recipe),
-        port=port,
-        container_port=container_port,
-        health_path=engine_images()[EngineName.TRTLLM].health_path,
         gpu_count=recipe.gpu.count,
         # TensorRT-LLM's container guide runs with --ipc=host (NCCL and MPI use shared memory).
         shm_size=recipe.runtime.shm_size,
         ipc_host=True,
-        network=recipe.runtime.network,
-        service_network=recipe.serve.network,
-        startup_budget_s=recipe.serve.health_timeout_s,
     )
+
+
+ENGINE = Engine(name=ENGINE_NAME, build_launch_spec=build_launch_spec)

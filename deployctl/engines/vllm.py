@@ -15,10 +15,11 @@ Flags are checked by vLLM's own parser in tests/engines/test_vllm_parser.py (vll
 from __future__ import annotations
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import Placement, listen_host, passthrough_env, published_host, served_port
-from deployctl.engines.registry import default_image, engine_images
+from deployctl.engines.base import Engine, Placement, common_spec_fields, listen_host, listen_port
 from deployctl.launch_spec import EngineArgs, LaunchSpec, Mount
-from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe, RuntimeKind
+from deployctl.recipe.model import KvCacheFormat, QuantFormat, Recipe, RuntimeKind
+
+ENGINE_NAME = "vllm"  # its row in data/engines.yaml: image, health paths, memory and multi-node rules
 
 # ModelOpt checkpoint → vLLM quantization method (model_executor/layers/quantization/modelopt.py:
 # ModelOptFp8Config "modelopt" takes FP8 and FP8_PER_CHANNEL_PER_TOKEN; ModelOptNvFp4Config
@@ -44,11 +45,9 @@ CONTAINER_CACHE_ROOT = "/root/.cache/vllm"
 def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:
     engine = recipe.engine
     cpu = recipe.gpu.is_cpu
-    port, container_port = served_port(recipe)
-    listen_port = port if placement.runtime is RuntimeKind.PROCESS else container_port
 
     args: list[str] = [placement.model_dir]
-    args += ["--host", listen_host(recipe), "--port", str(listen_port)]
+    args += ["--host", listen_host(recipe), "--port", str(listen_port(recipe, placement))]
     args += ["--served-model-name", recipe.served_name]
     quantization = QUANTIZATION_METHOD.get(checkpoint.format)
     if quantization:
@@ -101,9 +100,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
         env.setdefault("VLLM_CACHE_ROOT", placement.engine_cache)
 
     return LaunchSpec(
-        deployment=recipe.name,
-        engine=EngineName.VLLM.value,
-        image=default_image(recipe),
+        **common_spec_fields(recipe),
         # The vllm/vllm-openai image's ENTRYPOINT is already ["vllm", "serve"] (docker/Dockerfile);
         # the runtime sets the entrypoint explicitly so the same argv works in every image.
         program=("vllm", "serve"),
@@ -126,18 +123,13 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
         ),
         env=env,
         secret_env={"VLLM_API_KEY": recipe.serve.api_key_env} if recipe.serve.api_key_env else {},
-        passthrough_env=passthrough_env(recipe),
         mounts=tuple(mounts),
-        host=published_host(recipe),
-        port=port,
-        container_port=container_port,
-        health_path=engine_images()[EngineName.VLLM].health_path,
         gpu_count=0 if cpu else recipe.gpu.count,
         # vLLM's docs: run the container with --ipc=host or a large --shm-size for tensor parallel.
         shm_size=recipe.runtime.shm_size,
         ipc_host=recipe.gpu.count > 1,
-        network=recipe.runtime.network,
-        service_network=recipe.serve.network,
-        startup_budget_s=recipe.serve.health_timeout_s,
         api_key_env=recipe.serve.api_key_env,
     )
+
+
+ENGINE = Engine(name=ENGINE_NAME, build_launch_spec=build_launch_spec)

@@ -9,8 +9,9 @@ Every row was checked against nvidia-modelopt 0.47.0 as installed:
 - exported `kv_cache_quant_algo`: `_compute_kv_cache_dtype()` in the same quant_utils.py;
 - KV entries are appended with `mtq.update_quant_cfg_with_kv_cache_quant(cfg, KV_CFG["quant_cfg"])`
   (`modelopt/torch/quantization/utils/core_utils.py` l.1050).
-Names that need CUDA to run the fake-quantized model were measured on CPU (see /work/shared/README.md,
-"Model Optimizer 0.47.0 on CPU"): NVFP4's dynamic-block quantizer asserts "amax must be a CUDA tensor".
+Names that need CUDA to run the fake-quantized model were measured on CPU (nvidia-modelopt 0.47.0 with
+torch 2.13.0 on a Debian 12 CI machine, 2026-11-24): NVFP4's dynamic-block quantizer asserts "amax must
+be a CUDA tensor".
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ from dataclasses import dataclass
 
 from deployctl.recipe.model import KvCacheFormat, QuantFormat
 
-MODELOPT_SERIES = "0.47"
 _CONFIG_SRC = "nvidia-modelopt 0.47.0 modelopt/torch/quantization/config.py"
-_ALGO_SRC = "nvidia-modelopt 0.47.0 modelopt/torch/export/quant_utils.py process_layer_quant_config"
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,6 @@ class FormatPlan:
     config_name: str  # attribute of modelopt.torch.quantization (mtq)
     quant_algo: str  # hf_quant_config.json quantization.quant_algo
     group_size: int | None  # hf_quant_config.json quantization.group_size (block formats only)
-    weight_bits: float  # bits per weight in the export, scales excluded
     needs_cuda_forward: bool  # the fake-quantized model only runs on CUDA
     source: str
 
@@ -50,26 +48,25 @@ FORMATS: dict[QuantFormat, FormatPlan] = {
     plan.format: plan
     for plan in (
         # config.py l.1688 (presets/model/fp8); quant_utils.py l.708
-        FormatPlan(QuantFormat.FP8, "FP8_DEFAULT_CFG", "FP8", None, 8, False, _CONFIG_SRC),
+        FormatPlan(QuantFormat.FP8, "FP8_DEFAULT_CFG", "FP8", None, False, _CONFIG_SRC),
         # config.py l.1695 (presets/model/fp8_per_channel_per_token); quant_utils.py l.710
         FormatPlan(
             QuantFormat.FP8_PC_PT,
             "FP8_PER_CHANNEL_PER_TOKEN_CFG",
             "FP8_PER_CHANNEL_PER_TOKEN",
             None,
-            8,
             False,
             _CONFIG_SRC,
         ),
         # config.py l.1722 (presets/model/nvfp4, E2M1 blocks of 16); quant_utils.py l.731
-        FormatPlan(QuantFormat.NVFP4, "NVFP4_DEFAULT_CFG", "NVFP4", 16, 4, True, _CONFIG_SRC),
+        FormatPlan(QuantFormat.NVFP4, "NVFP4_DEFAULT_CFG", "NVFP4", 16, True, _CONFIG_SRC),
         # config.py l.1704 (presets/model/int4_awq, INT4 blocks of 128, awq_lite); quant_utils.py l.713
-        FormatPlan(QuantFormat.W4A16_AWQ, "INT4_AWQ_CFG", "W4A16_AWQ", 128, 4, False, _CONFIG_SRC),
+        FormatPlan(QuantFormat.W4A16_AWQ, "INT4_AWQ_CFG", "W4A16_AWQ", 128, False, _CONFIG_SRC),
         # config.py l.1705 (presets/model/w4a8_awq_beta); quant_utils.py l.720
-        FormatPlan(QuantFormat.W4A8_AWQ, "W4A8_AWQ_BETA_CFG", "W4A8_AWQ", 128, 4, False, _CONFIG_SRC),
+        FormatPlan(QuantFormat.W4A8_AWQ, "W4A8_AWQ_BETA_CFG", "W4A8_AWQ", 128, False, _CONFIG_SRC),
         # config.py l.1682 (presets/model/int8_smoothquant); quant_utils.py l.728
         FormatPlan(
-            QuantFormat.INT8_SQ, "INT8_SMOOTHQUANT_CFG", "W8A8_SQ_PER_CHANNEL", None, 8, False, _CONFIG_SRC
+            QuantFormat.INT8_SQ, "INT8_SMOOTHQUANT_CFG", "W8A8_SQ_PER_CHANNEL", None, False, _CONFIG_SRC
         ),
     )
 }
@@ -80,10 +77,6 @@ KV_FORMATS: dict[KvCacheFormat, KvPlan] = {
     # config.py l.1750 (presets/kv/nvfp4): E2M1 → "NVFP4"
     KvCacheFormat.NVFP4: KvPlan(KvCacheFormat.NVFP4, "NVFP4_KV_CFG", "NVFP4", True, _CONFIG_SRC),
 }
-
-# Defaults Model Optimizer never quantizes (configs/ptq/units/default_disabled_quantizers.yaml).
-ALWAYS_EXCLUDED = ("lm_head",)
-
 
 def format_plan(fmt: QuantFormat) -> FormatPlan | None:
     """The plan for a weight format; None for `none` (serve the base model)."""

@@ -9,9 +9,6 @@ earlier export on this machine lets us guess.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from deployctl import settings
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import ModelSourceError
@@ -72,6 +69,12 @@ def quantize_cost(recipe: Recipe) -> str:
     return "time unknown: no earlier export to compare with"
 
 
+def model_folder(recipe: Recipe) -> Path | None:
+    """The base model's folder when it is on disk already (no download, no generation)."""
+    resolved = _resolve_offline(recipe)
+    return resolved.path if resolved else None
+
+
 def _resolve_offline(recipe: Recipe) -> ResolvedModel | None:
     spec = recipe.model
     if spec.path is not None:
@@ -88,23 +91,11 @@ def _resolve_offline(recipe: Recipe) -> ResolvedModel | None:
 
 def _hub_local(repo_id: str, revision: str) -> ResolvedModel | None:
     """The snapshot in the local Hugging Face cache, resolved with `local_files_only` (no network)."""
-    from huggingface_hub import snapshot_download
-
-    from deployctl.quantize.source import HUB_PATTERNS
+    from deployctl.quantize.source import hub_resolved, hub_snapshot
 
     try:
-        folder = Path(
-            snapshot_download(
-                repo_id,
-                revision=revision,
-                cache_dir=str(settings.hf_cache_dir()),
-                token=os.environ.get("HF_TOKEN") or False,
-                local_files_only=True,
-                allow_patterns=HUB_PATTERNS,
-            )
-        )
+        folder = hub_snapshot(repo_id, revision, local_files_only=True)
         check_model_folder(folder, field="model.id")
     except (Exception, ModelSourceError):  # huggingface_hub raises many types; all mean "not here"
         return None
-    commit = folder.name
-    return ResolvedModel(folder, commit, f"hub:{repo_id}@{commit}", f"{repo_id}@{commit[:12]}")
+    return hub_resolved(repo_id, folder)

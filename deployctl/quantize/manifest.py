@@ -64,6 +64,8 @@ class Manifest(BaseModel):
     base_size_bytes: int
     quality: QualityReport
     created_at: float
+    # Where calibration ran (the plan's placement) and the peaks measured there; None before issue 18.
+    calibration: dict[str, Any] | None = None
 
 
 def read_manifest(folder: Path) -> Manifest | None:

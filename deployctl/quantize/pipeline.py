@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from deployctl.capability.calibration_placement import CalibrationPlacement
 from deployctl.checkpoint import Checkpoint
 from deployctl.quantize import cache
 from deployctl.quantize.calibration import dataset_fingerprint
@@ -35,12 +36,25 @@ class Prepared:
     cache_hit: bool
 
 
-def prepare_checkpoint(recipe: Recipe, *, progress: bool = True, on_step: StepFn | None = None) -> Checkpoint:
-    """What `deployctl apply` calls: the base model for `none`, else a cached or fresh quantized export."""
-    return prepare(recipe, progress=progress, on_step=on_step).checkpoint
+def prepare_checkpoint(
+    recipe: Recipe,
+    *,
+    progress: bool = True,
+    on_step: StepFn | None = None,
+    placement: CalibrationPlacement | None = None,
+) -> Checkpoint:
+    """What `deployctl apply` calls: the base model for `none`, else a cached or fresh quantized export;
+    `placement` is where the plan said calibration runs (decided again here when None)."""
+    return prepare(recipe, progress=progress, on_step=on_step, placement=placement).checkpoint
 
 
-def prepare(recipe: Recipe, *, progress: bool = True, on_step: StepFn | None = None) -> Prepared:
+def prepare(
+    recipe: Recipe,
+    *,
+    progress: bool = True,
+    on_step: StepFn | None = None,
+    placement: CalibrationPlacement | None = None,
+) -> Prepared:
     step = on_step or (lambda _message: None)
     spec = recipe.quantization
     resolved = resolve_model(recipe.model)
@@ -49,13 +63,19 @@ def prepare(recipe: Recipe, *, progress: bool = True, on_step: StepFn | None = N
     inputs = key_inputs(resolved, spec)
     key = cache.cache_key(inputs)
     manifest, hit = cache.lookup(key), True
+    if manifest is None and placement is None:  # decided before the lock: a refusal leaves nothing behind
+        from deployctl.quantize.room import place_folder
+
+        placement = place_folder(resolved.path, spec)
     if manifest is None:
         waiting = lambda: step(f"another deployctl is quantizing {resolved.display} (key {key}); waiting")  # noqa: E731
         with cache.key_lock(key, on_wait=waiting):
             manifest = cache.lookup(key)
             if manifest is None:
                 hit = False
-                manifest = _quantize(resolved, spec, key, inputs, progress=progress, step=step)
+                manifest = _quantize(
+                    resolved, spec, key, inputs, progress=progress, step=step, placement=placement
+                )
     path = cache.checkpoint_dir(key)
     enforce_gate(manifest.quality, spec.quality, path)
     return Prepared(quantized_checkpoint(manifest, path), manifest, cache_hit=hit)
@@ -80,6 +100,7 @@ def _quantize(
     *,
     progress: bool,
     step: StepFn,
+    placement: CalibrationPlacement | None,
 ) -> Manifest:
     """Run the heavy part in a temp folder; nothing half-written survives an error or Ctrl-C."""
     from deployctl.quantize.run import quantize_into
@@ -90,7 +111,9 @@ def _quantize(
     try:
         # Model Optimizer prints progress on stdout; keep stdout for the command's result (--json).
         with contextlib.redirect_stdout(sys.stderr):
-            manifest = quantize_into(work_dir, resolved, spec, key, inputs, progress=progress, step=step)
+            manifest = quantize_into(
+                work_dir, resolved, spec, key, inputs, progress=progress, step=step, placement=placement
+            )
         cache.publish(work_dir, key)
     except BaseException:
         shutil.rmtree(work_dir, ignore_errors=True)

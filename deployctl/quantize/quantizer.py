@@ -11,12 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from deployctl.capability.calibration_placement import CalibrationPlacement
 from deployctl.errors import QuantizeError
 from deployctl.quantize.formats import format_plan, kv_plan
 from deployctl.recipe.model import KvCacheFormat, QuantFormat
-
-# Headroom over the weights' size: activations and calibration statistics (measured ~1.1× on tiny models).
-MEMORY_FACTOR = 1.3
 
 
 def build_quant_config(fmt: QuantFormat, kv: KvCacheFormat) -> dict[str, Any]:
@@ -35,45 +33,34 @@ def build_quant_config(fmt: QuantFormat, kv: KvCacheFormat) -> dict[str, Any]:
     return config
 
 
-def check_memory(model_dir: Path, device: str) -> None:
-    """Refuse early when the weights cannot fit, rather than dying half-way (or being OOM-killed)."""
-    need = weights_size(model_dir) * MEMORY_FACTOR
-    have = _available_bytes(device)
-    if have is not None and need > have:
-        raise QuantizeError(
-            f"not enough {device.upper()} memory to calibrate: need ~{need / 2**30:.1f} GiB, "
-            f"{have / 2**30:.1f} GiB available",
-            hint="free memory, use a larger GPU, or quantize on another machine and point model.path at the export",
-        )
-
-
 def weights_size(model_dir: Path) -> int:
     return sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
 
 
-def _available_bytes(device: str) -> int | None:
-    if device.startswith("cuda"):
-        import torch
+def load_model(model_dir: Path, placement: CalibrationPlacement, offload_dir: Path | None = None) -> Any:
+    """The base model in its own dtype (dtype="auto"), in eval mode, where the plan placed it.
 
-        free, _total = torch.cuda.mem_get_info()
-        return int(free)
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def load_model(model_dir: Path, device: str) -> Any:
-    """The base model in its own dtype (dtype="auto"), on `device`, in eval mode."""
+    `single`: loaded, then moved whole onto `placement.device`. Otherwise accelerate dispatches it:
+    `device_map` "sequential" or "auto" with `max_memory` budgets per GPU and for the CPU, and an
+    offload folder for what exceeds both, exactly as Model Optimizer's hf_ptq.py `get_model` does
+    (examples/hf_ptq/example_utils.py @ a2fbac7b). Model Optimizer calibrates and exports such a
+    dispatched model (modelopt/torch/quantization/plugins/accelerate.py: offloaded weights are
+    materialised and written back per module); measured on the H200, the export of a model capped at
+    15 GiB with the rest on the CPU was bit-identical to the whole-GPU one.
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
+    kwargs: dict[str, Any] = {"dtype": "auto"}
+    if placement.device_map != "single":
+        budgets = {int(k) if k.isdigit() else k: v for k, v in placement.max_memory.items()}
+        kwargs.update(device_map=placement.device_map, max_memory=budgets)
+        if placement.offload_to_disk:
+            assert offload_dir is not None, "an offloading placement needs a folder"
+            kwargs["offload_folder"] = str(offload_dir)
     architectures = _architectures(model_dir)
     try:
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
+        model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
     except (ValueError, KeyError) as exc:
         raise QuantizeError(
             f"transformers cannot load {model_dir} as a causal LM ({', '.join(architectures) or 'no architectures'})",
@@ -81,8 +68,13 @@ def load_model(model_dir: Path, device: str) -> Any:
             details=[str(exc).splitlines()[0][:300]],
         ) from exc
     except (MemoryError, torch.OutOfMemoryError) as exc:
-        raise QuantizeError(f"not enough memory to load {model_dir}") from exc
-    return model.to(device).eval()
+        raise QuantizeError(
+            f"not enough memory to load {model_dir} {placement.where()}",
+            hint="set quantization.max_gpu_memory_gib / max_cpu_memory_gib lower, or quantization.device: cpu",
+        ) from exc
+    if placement.device_map == "single":
+        model = model.to(placement.device)
+    return model.eval()
 
 
 def _architectures(model_dir: Path) -> list[str]:
@@ -103,7 +95,8 @@ def calibrate(model: Any, config: dict[str, Any], loop: Any) -> int:
     except (MemoryError, torch.OutOfMemoryError) as exc:
         raise QuantizeError(
             "ran out of memory during calibration",
-            hint="lower quantization.calibration.batch_size or seq_len, or use a larger GPU",
+            hint="lower quantization.calibration.batch_size or seq_len, or quantization.max_gpu_memory_gib "
+            "(more of the model then waits in host RAM)",
         ) from exc
     except (AssertionError, ValueError, RuntimeError, NotImplementedError) as exc:
         raise QuantizeError(

@@ -5,6 +5,8 @@ Imported only on a cache miss (it pulls in torch via its callees); `pipeline` ow
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -12,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from deployctl import __version__
-from deployctl.quantize import calibration, export, quality, quantizer
+from deployctl.capability.calibration_placement import CalibrationPlacement
+from deployctl.quantize import cache, calibration, export, quality, quantizer
 from deployctl.quantize.cache import folder_size
 from deployctl.quantize.formats import format_plan, needs_cuda_forward
 from deployctl.quantize.manifest import Manifest, QualityReport
@@ -29,45 +32,107 @@ def quantize_into(
     *,
     progress: bool,
     step: Callable[[str], None],
+    placement: CalibrationPlacement | None = None,
 ) -> Manifest:
+    """`placement` is the plan's; without one (deployctl quantize, or a model the plan could not see)
+    it is decided here from the folder, the same way."""
+    os.environ.setdefault(
+        "CUDA_DEVICE_ORDER", "PCI_BUS_ID"
+    )  # CUDA ordinals = NVML indices (quantize/room.py)
     import torch
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    device = calibration.default_device()
+    placement = placement or _place(resolved, spec)
+    device = placement.device
     texts = calibration.split_texts(calibration.load_texts(spec.calibration.dataset))
-    quantizer.check_memory(resolved.path, device)
+    peaks = _PeakMemory(placement)
+    offload_dir = cache.new_work_dir(key) if placement.offload_to_disk else None
+    try:
+        step(f"loading {resolved.display}: {placement.summary()}")
+        with _timed(timings, "load"):
+            config = quantizer.build_quant_config(spec.format, spec.kv_cache)
+            model = quantizer.load_model(resolved.path, placement, offload_dir)
+            peaks.dispatched(model)
+            tokenizer = _load_tokenizer(resolved.path)
+            calib_ids, eval_batches = _token_data(tokenizer, texts, spec)
+        with _timed(timings, "quality"):
+            reference = quality.base_reference(model, eval_batches, device=device)
 
-    step(f"loading {resolved.display} on {device}")
-    with _timed(timings, "load"):
-        config = quantizer.build_quant_config(spec.format, spec.kv_cache)
-        model = quantizer.load_model(resolved.path, device)
-        tokenizer = _load_tokenizer(resolved.path)
-        calib_ids, eval_batches = _token_data(tokenizer, texts, spec)
-    with _timed(timings, "quality"):
-        reference = quality.base_reference(model, eval_batches, device=device)
+        cal = spec.calibration
+        step(f"calibrating {spec.format.value}: {calib_ids.shape[0]} samples × {calib_ids.shape[1]} tokens")
+        with _timed(timings, "calibrate"):
+            loop = calibration.forward_loop(
+                calib_ids, batch_size=cal.batch_size, device=device, progress=progress
+            )
+            quantizer.calibrate(model, config, loop)
 
-    cal = spec.calibration
-    step(f"calibrating {spec.format.value}: {calib_ids.shape[0]} samples × {calib_ids.shape[1]} tokens")
-    with _timed(timings, "calibrate"):
-        loop = calibration.forward_loop(
-            calib_ids, batch_size=cal.batch_size, device=device, progress=progress
-        )
-        quantizer.calibrate(model, config, loop)
+        with _timed(timings, "quality"):
+            report = _quality(model, reference, spec, device)
+        del reference
 
-    with _timed(timings, "quality"):
-        report = _quality(model, reference, spec, device)
-    del reference
-
-    step("exporting the unified Hugging Face checkpoint")
-    with _timed(timings, "export"), torch.no_grad():
-        export.export_checkpoint(model, work_dir, resolved.path)
-        section = export.verify_export(work_dir, spec.format, spec.kv_cache)
+        step("exporting the unified Hugging Face checkpoint")
+        with _timed(timings, "export"), torch.no_grad():
+            export.export_checkpoint(model, work_dir, resolved.path)
+            section = export.verify_export(work_dir, spec.format, spec.kv_cache)
+    finally:
+        if offload_dir is not None:
+            shutil.rmtree(offload_dir, ignore_errors=True)
     timings["total"] = time.perf_counter() - started
 
     manifest = _manifest(work_dir, resolved, spec, key, inputs, section, report, timings, device)
+    manifest = manifest.model_copy(update={"calibration": peaks.report()})
     export.write_manifest(work_dir, manifest)
     return manifest
+
+
+def _place(resolved: ResolvedModel, spec: QuantizationSpec) -> CalibrationPlacement:
+    """The placement for a folder, or the default device when its shape cannot be read."""
+    from deployctl.quantize.room import place_folder
+
+    found = place_folder(resolved.path, spec)
+    if found is not None:
+        return found
+    device = calibration.default_device()
+    return CalibrationPlacement(
+        kind="gpu" if device == "cuda" else "cpu", device=f"{device}:0" if device == "cuda" else device,
+        gpus=(0,) if device == "cuda" else (), seconds=0.0,
+        reason="config.json gives no shape to estimate from: the default device, unchecked",
+    )  # fmt: skip
+
+
+class _PeakMemory:
+    """Measured peaks beside the plan's estimate: what `benchmarks/quantize.py` and placement.sh compare."""
+
+    def __init__(self, placement: CalibrationPlacement) -> None:
+        import torch
+
+        self.placement, self.modules_on = placement, {}
+        self.cuda = torch.cuda.is_available() and bool(placement.gpus)
+        for index in placement.gpus if self.cuda else ():
+            torch.cuda.reset_peak_memory_stats(index)
+
+    def dispatched(self, model: Any) -> None:
+        """How many top-level modules accelerate put on each device (its map, when it made one)."""
+        for device in (getattr(model, "hf_device_map", None) or {}).values():
+            self.modules_on[str(device)] = self.modules_on.get(str(device), 0) + 1
+
+    def report(self) -> dict[str, Any]:
+        import resource
+
+        import torch
+
+        gpus = (
+            {str(i): int(torch.cuda.max_memory_allocated(i)) for i in self.placement.gpus}
+            if self.cuda
+            else {}
+        )
+        return {
+            "placement": self.placement.model_dump(mode="json"),
+            "modules_on": self.modules_on,
+            "measured_gpu_peak_bytes": gpus,
+            "measured_host_peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        }
 
 
 def _load_tokenizer(model_dir: Path) -> Any:

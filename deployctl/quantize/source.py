@@ -122,25 +122,35 @@ def _resolve_generated(name: str) -> ResolvedModel:
 
 
 def _resolve_hub(repo_id: str, revision: str) -> ResolvedModel:
-    """snapshot_download with the token from HF_TOKEN only; offline mode means the local cache only."""
-    from huggingface_hub import snapshot_download
-
+    """The snapshot, downloaded unless offline mode says the local cache only."""
     offline = settings.hub_offline()
     try:
-        folder = snapshot_download(
-            repo_id,
-            revision=revision,
-            cache_dir=str(settings.hf_cache_dir()),
-            token=os.environ.get("HF_TOKEN") or False,
-            local_files_only=offline,
-            allow_patterns=HUB_PATTERNS,
-        )
+        path = hub_snapshot(repo_id, revision, local_files_only=offline)
     except Exception as exc:  # huggingface_hub raises a dozen types; all mean "not available"
         raise _hub_error(repo_id, revision, offline, exc) from exc
-    path = Path(folder)
     check_model_folder(path, field="model.id")
-    commit = path.name
-    return ResolvedModel(path, commit, f"hub:{repo_id}@{commit}", f"{repo_id}@{commit[:12]}")
+    return hub_resolved(repo_id, path)
+
+
+def hub_snapshot(repo_id: str, revision: str, *, local_files_only: bool) -> Path:
+    """snapshot_download into deployctl's HF cache with the token from HF_TOKEN only (never a stored one)."""
+    from huggingface_hub import snapshot_download
+
+    folder = snapshot_download(
+        repo_id,
+        revision=revision,
+        cache_dir=str(settings.hf_cache_dir()),
+        token=os.environ.get("HF_TOKEN") or False,
+        local_files_only=local_files_only,
+        allow_patterns=HUB_PATTERNS,
+    )
+    return Path(folder)
+
+
+def hub_resolved(repo_id: str, folder: Path) -> ResolvedModel:
+    """A hub snapshot folder (named by its commit) as a resolved model."""
+    commit = folder.name
+    return ResolvedModel(folder, commit, f"hub:{repo_id}@{commit}", f"{repo_id}@{commit[:12]}")
 
 
 def _hub_error(repo_id: str, revision: str, offline: bool, exc: Exception) -> ModelSourceError:

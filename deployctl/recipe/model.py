@@ -10,15 +10,13 @@ from __future__ import annotations
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-
-class StrictModel(BaseModel):
-    """Unknown keys are errors (typos must not pass silently); values never change after load."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+from deployctl.engine_facts import engine_names
+from deployctl.open_name import OpenName
+from deployctl.strict import StrictModel
 
 
 class QuantFormat(str, Enum):
@@ -39,19 +37,54 @@ class KvCacheFormat(str, Enum):
     NVFP4 = "nvfp4"
 
 
-class EngineName(str, Enum):
-    TRTLLM = "trtllm"
-    VLLM = "vllm"
-    TRANSFORMERS = "transformers"
+class EngineName(OpenName):
+    """An engine's name: a row of data/engines.yaml, or an engine registered at run time
+    (`deployctl.engines.registry.register_engine`). The built-ins are also constants (`EngineName.VLLM`)."""
+
+    TRTLLM: ClassVar[EngineName]
+    VLLM: ClassVar[EngineName]
+    TRANSFORMERS: ClassVar[EngineName]
+
+    @classmethod
+    def known(cls) -> tuple[str, ...]:
+        return engine_names()
 
 
-class RuntimeKind(str, Enum):
-    DOCKER = "docker"
-    PROCESS = "process"
+EngineName.TRTLLM, EngineName.VLLM, EngineName.TRANSFORMERS = map(
+    EngineName, ("trtllm", "vllm", "transformers")
+)
+
+
+class RuntimeKind(OpenName):
+    """Where an engine runs: a kind registered by `deployctl.runtimes.registry` (docker, process, or one
+    added with `register_runtime`)."""
+
+    DOCKER: ClassVar[RuntimeKind]
+    PROCESS: ClassVar[RuntimeKind]
+    _registered: ClassVar[list[str]] = ["docker", "process"]
+
+    @classmethod
+    def known(cls) -> tuple[str, ...]:
+        return tuple(cls._registered)
+
+    @classmethod
+    def register(cls, name: str) -> RuntimeKind:
+        if name not in cls._registered:
+            cls._registered.append(name)
+        return cls(name)
+
+    @classmethod
+    def unregister(cls, name: str) -> None:
+        if name in cls._registered:
+            cls._registered.remove(name)
+
+
+RuntimeKind.DOCKER, RuntimeKind.PROCESS = RuntimeKind("docker"), RuntimeKind("process")
 
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 _TINY = re.compile(r"^tiny-(qwen3|llama)$")
+_CALIBRATION_DEVICE = re.compile(r"^(auto|cpu|cuda:\d{1,2})$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Shapes of real secrets: a pasted value where an env var *name* belongs must never be stored.
 _SECRET_SHAPES = re.compile(r"^(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_\-]{16,}|nvapi-[A-Za-z0-9_\-]{16,})$")
@@ -102,7 +135,9 @@ class ModelSpec(StrictModel):
 class GpuSpec(StrictModel):
     type: str = Field("auto", description="auto (detect with NVML), cpu, or a catalogue name like 'H100 SXM'")
     count: int = Field(1, ge=1, le=64, description="GPUs per node (tensor parallel size)")
-    nodes: int = Field(1, ge=1, le=64, description="Nodes (pipeline parallel across nodes; Kubernetes renderers)")
+    nodes: int = Field(
+        1, ge=1, le=64, description="Nodes (pipeline parallel across nodes; Kubernetes renderers)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -144,11 +179,34 @@ class QuantizationSpec(StrictModel):
     kv_cache: KvCacheFormat = KvCacheFormat.NONE
     calibration: CalibrationSpec = CalibrationSpec()
     quality: QualityGate = QualityGate()
+    # Where calibration runs; none of these change the exported bytes (not part of the cache key).
+    device: str = Field(
+        "auto",
+        description="auto: a GPU with room, else capped GPU shares with the rest in host RAM, else the CPU "
+        "(the plan says which and why); cpu; or cuda:N (that GPU, capped and offloaded if it must be)",
+    )
+    max_gpu_memory_gib: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Most GiB of weights calibration may place on each GPU (activations come on top); "
+        "the rest goes to host RAM (Model Optimizer hf_ptq --max_gpu_memory_gb)",
+    )  # fmt: skip
+    max_cpu_memory_gib: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Most GiB of weights calibration may hold in host RAM; the rest is read from an offload "
+        "folder on disk (Model Optimizer hf_ptq --max_cpu_memory_gb)",
+    )  # fmt: skip
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return {"format": value} if isinstance(value, str) else value
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not _CALIBRATION_DEVICE.match(value):
+            raise ValueError(f"'{value}' is not a calibration device: use auto, cpu or cuda:N (e.g. cuda:1)")
+        return value
 
 
 class EngineSpec(StrictModel):
@@ -240,9 +298,12 @@ class ServeSpec(StrictModel):
         return value
 
 
+SMOKE_PROMPT = "Say hello in one short sentence."  # also `deployctl smoke URL` without a recipe
+
+
 class SmokeSpec(StrictModel):
     enabled: bool = True
-    prompt: str = "Say hello in one short sentence."
+    prompt: str = SMOKE_PROMPT
     max_tokens: int = Field(16, ge=1, le=4096)
     timeout_s: float = Field(120, gt=0)
 

@@ -12,13 +12,14 @@ dynamo.vllm builds its parser from vLLM's `AsyncEngineArgs.add_cli_args` (compon
 args.py @000a36a7); dynamo.trtllm flags `--model` (alias `--model-path`), `--served-model-name`,
 `--tensor-parallel-size`, `--pipeline-parallel-size`, `--max-batch-size`, `--max-seq-len`,
 `--extra-engine-args` (components/src/dynamo/trtllm/backend_args.py @0a6a115c, newer than 1.5.0: not
-confirmed for the pinned image). Images: data/dynamo.yaml.
+confirmed for the pinned image). The release: data/dynamo.yaml; each engine's worker (image, module,
+component name, which argument builder): its `dynamo` entry in data/engines.yaml.
 
 Where the mapping is not one-to-one:
 
 | LaunchSpec / compose              | DynamoGraphDeployment                                   | why                                   |
 |-----------------------------------|---------------------------------------------------------|---------------------------------------|
-| image (vllm-openai, trtllm release)| Dynamo runtime image (data/dynamo.yaml)                | workers run `python3 -m dynamo.*`     |
+| image (vllm-openai, trtllm release)| Dynamo runtime image (engines.yaml `dynamo.image`)     | workers run `python3 -m dynamo.*`     |
 | argv `vllm serve …`/`trtllm-serve`| worker args rebuilt from `engine_args` (structured)     | different entry points                 |
 | `--host/--port`, published port   | operator's frontend Service `<name>-frontend:8000`      | the frontend serves HTTP, not the engine |
 | health path probes                | operator-injected probes (Dynamo's own endpoints)       | not rendered                           |
@@ -33,33 +34,40 @@ Where the mapping is not one-to-one:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import yaml
 
-from deployctl.launch_spec import EngineArgs, LaunchSpec
+from deployctl.engine_facts import DynamoWorker, engine_facts
+from deployctl.errors import CapabilityRejected
+from deployctl.launch_spec import LaunchSpec
 from deployctl.render import kube_pod as kp
-
-WORKER_NAMES = {"vllm": "VllmWorker", "trtllm": "TrtllmWorker"}
 
 
 @cache
-def dynamo_images() -> dict[str, Any]:
-    """data/dynamo.yaml: the pinned Dynamo release and its runtime image per engine."""
+def dynamo_release() -> dict[str, Any]:
+    """data/dynamo.yaml: the pinned Dynamo release and its CRD version."""
     return yaml.safe_load(resources.files("deployctl.data").joinpath("dynamo.yaml").read_text())
+
+
+def dynamo_worker(engine: str) -> DynamoWorker:
+    """The engine row's Dynamo worker; targets.py refuses engines without one before rendering."""
+    worker = engine_facts(engine).dynamo
+    if not isinstance(worker, DynamoWorker):
+        raise CapabilityRejected(f"{engine} has no Dynamo worker", field="engine.name")
+    return worker
 
 
 def worker_args(spec: LaunchSpec, nodes: int) -> list[str]:
     """The worker's engine flags, from the structured arguments (never from the argv)."""
+    return _WORKER_ARGS[dynamo_worker(spec.engine).args](spec, nodes)
+
+
+def _vllm_args(spec: LaunchSpec, nodes: int) -> list[str]:
     engine = spec.engine_args
-    if spec.engine == "vllm":
-        return _vllm_args(engine, nodes)
-    return _trtllm_args(spec, engine, nodes)
-
-
-def _vllm_args(engine: EngineArgs, nodes: int) -> list[str]:
     args = ["--model", engine.model, "--served-model-name", engine.served_name]
     args += _parallel(engine.tensor_parallel_size, nodes)
     optional = {
@@ -78,7 +86,8 @@ def _vllm_args(engine: EngineArgs, nodes: int) -> list[str]:
     return args + list(engine.extra_args)
 
 
-def _trtllm_args(spec: LaunchSpec, engine: EngineArgs, nodes: int) -> list[str]:
+def _trtllm_args(spec: LaunchSpec, nodes: int) -> list[str]:
+    engine = spec.engine_args
     # The served name is the model folder, as trtllm-serve reports it (no served-name option there).
     args = ["--model-path", engine.model, "--served-model-name", engine.served_name]
     args += _parallel(engine.tensor_parallel_size, nodes)
@@ -87,6 +96,9 @@ def _trtllm_args(spec: LaunchSpec, engine: EngineArgs, nodes: int) -> list[str]:
     for file in spec.files:
         args += ["--extra-engine-args", file.target]
     return args
+
+
+_WORKER_ARGS: dict[str, Callable[[LaunchSpec, int], list[str]]] = {"vllm": _vllm_args, "trtllm": _trtllm_args}
 
 
 def _parallel(tensor: int, nodes: int) -> list[str]:
@@ -108,12 +120,11 @@ def render_dynamo(spec: LaunchSpec, nodes: int) -> list[dict[str, Any]]:
 
 
 def _graph(spec: LaunchSpec, pod: kp.PodDescription, name: str, nodes: int) -> dict[str, Any]:
-    release = dynamo_images()
-    row = release["engines"][spec.engine]
+    release, row = dynamo_release(), dynamo_worker(spec.engine)
     main: dict[str, Any] = {
         "name": "main",
-        "image": row["image"],
-        "command": ["python3", "-m", row["module"]],
+        "image": row.image,
+        "command": ["python3", "-m", row.module],
         "args": [kp.escape(part) for part in worker_args(spec, nodes)],
         "env": kp.environment(pod, name),
     }
@@ -121,7 +132,7 @@ def _graph(spec: LaunchSpec, pod: kp.PodDescription, name: str, nodes: int) -> d
     if gpus:
         main["resources"] = gpus
     main["volumeMounts"] = kp.volume_mounts(pod, shm=False)
-    worker: dict[str, Any] = {"name": WORKER_NAMES[spec.engine], "type": "worker", "replicas": 1}
+    worker: dict[str, Any] = {"name": row.worker, "type": "worker", "replicas": 1}
     if nodes > 1:
         worker["multinode"] = {"nodeCount": nodes}
     worker["sharedMemorySize"] = kp.quantity(pod.shm_size)
@@ -133,7 +144,7 @@ def _graph(spec: LaunchSpec, pod: kp.PodDescription, name: str, nodes: int) -> d
         "name": "Frontend",
         "type": "frontend",
         "replicas": 1,
-        "podTemplate": {"spec": {"containers": [{"name": "main", "image": row["image"]}]}},
+        "podTemplate": {"spec": {"containers": [{"name": "main", "image": row.image}]}},
     }
     return {
         "apiVersion": release["api_version"],

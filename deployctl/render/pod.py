@@ -3,7 +3,7 @@
 Every renderer (compose today, Kubernetes later) reads a `PodDescription` instead of re-deriving how
 an engine starts, so `deployctl apply`, `deployctl compose` and the Kubernetes manifests can never
 disagree about the image, the command line or the environment. The rules copied here are the docker
-runtime's own (`deployctl.runtimes.docker`): the entrypoint rule comes from `uses_python_module_form`,
+runtime's own (`deployctl.runtimes.docker`): the entrypoint is `LaunchSpec.entrypoint`,
 the labels from `LaunchSpec.labels` plus the runtime's endpoint/name labels.
 
 Pure: no I/O, no YAML. Values that are not known when rendering (the checkpoint folder on the host,
@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from deployctl.instance import LABEL_ENDPOINT, LABEL_NAME, role_instance_name
 from deployctl.launch_spec import LaunchSpec
-from deployctl.runtimes.base import LABEL_ENDPOINT, LABEL_NAME, instance_name
-from deployctl.runtimes.docker import uses_python_module_form
 
 # Every engine deployctl starts is a Python program, so python3 is in every engine image (the vLLM and
 # TensorRT-LLM images, and our pip --target images, which have neither curl nor wget).
@@ -89,9 +88,7 @@ class PodDescription:
 
 def container_command(spec: LaunchSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(entrypoint, command) exactly as the docker runtime sets them."""
-    if uses_python_module_form(spec.image):
-        return ("python3", "-m", *spec.python_module), spec.args
-    return spec.program, spec.args
+    return spec.entrypoint, spec.args
 
 
 def health_probe(spec: LaunchSpec) -> HealthProbe:
@@ -113,7 +110,7 @@ def describe_pod(
     mount, `publish_host` the address the port is published on (default: the spec's host), and
     `engine_cache_volume` turns the engine-cache folder into a named volume."""
     entrypoint, command = container_command(spec)
-    name = instance_name(spec.deployment, role)
+    name = role_instance_name(spec.deployment, role)
     volumes = tuple(
         _volume(
             mount.source, mount.target, mount.read_only, mount.purpose, checkpoint_source, engine_cache_volume

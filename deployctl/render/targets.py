@@ -2,8 +2,10 @@
 
 Targets: `compose` (render.compose), `deployment` (Deployment + Service + PVC), `lws`
 (LeaderWorkerSet, gpu.nodes > 1) and `dynamo` (DynamoGraphDeployment). Refusals are raised as
-`CapabilityRejected` with the reason, the source and the fix; they live here until the capability
-table can say "nodes" and "target" (see the report for the row format this needs).
+`CapabilityRejected` with the reason, the source and the fix. What an engine supports comes from its
+row in data/engines.yaml (`multinode`, `dynamo`, `development_engine`): an engine without a
+LeaderWorkerSet launcher or a Dynamo worker is refused with the row's reason, never rendered through
+another engine's branch. The rules about nodes and API keys live here.
 
 Kubernetes targets always render the portable spec: the checkpoint comes from the PVC, so this
 machine's cache folder must not leak into the file (its name becomes the PVC sub-folder).
@@ -13,23 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from deployctl.engine_facts import DynamoWorker, Refusal, engine_facts
 from deployctl.errors import CapabilityRejected
 from deployctl.launch_spec import LaunchSpec
-from deployctl.recipe.model import EngineName, Recipe
+from deployctl.recipe.model import Recipe
 
 TARGETS = ("compose", "deployment", "lws", "dynamo")
 KUBERNETES_TARGETS = TARGETS[1:]
-
-TRTLLM_MULTINODE_REASON = (
-    "TensorRT-LLM across nodes is one MPI world (`srun … trtllm-llmapi-launch trtllm-serve`, Slurm only); "
-    "no upstream LeaderWorkerSet recipe for trtllm-serve exists, and the sshd/mpirun bootstrap Dynamo's "
-    "operator writes has not been tested with trtllm-serve"
-)
-TRTLLM_MULTINODE_SOURCE = (
-    "NVIDIA/TensorRT-LLM docs/source/commands/trtllm-serve/trtllm-serve.rst @5c0c175b; "
-    "tensorrt_llm/llmapi/trtllm-llmapi-launch @020c89e6; ai-dynamo/dynamo docs/kubernetes/deployment/"
-    "multinode-deployment.md @055373f2"
-)
 
 
 def refusal(recipe: Recipe, target: str) -> CapabilityRejected | None:
@@ -64,11 +56,10 @@ def _nodes(recipe: Recipe, target: str) -> CapabilityRejected | None:
 
 def _engine(recipe: Recipe, target: str) -> CapabilityRejected | None:
     engine, cpu = recipe.engine.name, recipe.gpu.is_cpu
-    if target == "lws" and engine is EngineName.TRTLLM:
-        return _rejected(
-            TRTLLM_MULTINODE_REASON, "use --target dynamo, or gpu.nodes: 1", TRTLLM_MULTINODE_SOURCE
-        )
-    if target in ("lws", "dynamo") and (engine is EngineName.TRANSFORMERS or cpu):
+    row = engine_facts(engine)
+    if target == "lws" and isinstance(row.multinode, Refusal):
+        return _refused_by_row(row.multinode)
+    if target in ("lws", "dynamo") and (row.development_engine or cpu):
         return _rejected(
             f"{target} needs GPU workers of vLLM or TensorRT-LLM (this recipe: {engine.value} on "
             f"{'cpu' if cpu else recipe.gpu.type})",
@@ -76,6 +67,8 @@ def _engine(recipe: Recipe, target: str) -> CapabilityRejected | None:
             "ai-dynamo/dynamo docs/kubernetes/dgd-guide.md @b13586eb (backends: vLLM, SGLang, TensorRT-LLM)",
             field="engine.name",
         )
+    if target == "dynamo" and isinstance(row.dynamo, Refusal):
+        return _refused_by_row(row.dynamo)
     return None
 
 
@@ -90,14 +83,19 @@ def _dynamo_limits(recipe: Recipe, target: str) -> CapabilityRejected | None:
             "vLLM entrypoints/serve/middleware/authenticate.py (the key check lives in vLLM's API server)",
             field="serve.api_key_env",
         )
-    if recipe.engine.name is EngineName.TRTLLM and recipe.engine.extra_args:
+    worker = engine_facts(recipe.engine.name).dynamo
+    if isinstance(worker, DynamoWorker) and not worker.passes_extra_args and recipe.engine.extra_args:
         return _rejected(
-            "engine.extra_args are trtllm-serve flags; dynamo.trtllm has its own command line",
+            f"engine.extra_args are {recipe.engine.name} server flags; {worker.module} has its own command line",
             "move the options into the recipe's typed fields, or use --target deployment",
-            "ai-dynamo/dynamo components/src/dynamo/trtllm/backend_args.py @0a6a115c",
+            f"{worker.module}'s argument parser (data/engines.yaml, {recipe.engine.name}: dynamo.passes_extra_args)",
             field="engine.extra_args",
         )
     return None
+
+
+def _refused_by_row(refusal: Refusal) -> CapabilityRejected:
+    return _rejected(refusal.reason, refusal.fix, refusal.source, field=refusal.field)
 
 
 def _rejected(reason: str, fix: str, source: str, field: str = "gpu.nodes") -> CapabilityRejected:
@@ -145,9 +143,9 @@ def _render_kubernetes(recipe: Recipe, target: str, recipe_path: str) -> str:
             "Needs the LeaderWorkerSet controller and a ReadWriteMany StorageClass.",
         )
     else:
-        from deployctl.render.dynamo import dynamo_images, render_dynamo
+        from deployctl.render.dynamo import dynamo_release, render_dynamo
 
         documents = render_dynamo(spec, nodes)
-        extra = f"Needs the Dynamo {dynamo_images()['release']} platform (operator); endpoint: Service <name>-frontend:8000."
+        extra = f"Needs the Dynamo {dynamo_release()['release']} platform (operator); endpoint: Service <name>-frontend:8000."
     header = kubernetes.header(spec, recipe_path=recipe_path, target=target, extra=extra)
     return kube_pod.documents_yaml(documents, header=header)

@@ -15,7 +15,8 @@ A runtime is the only place an engine is started or killed. Its contract, which 
 - `find(deployment=None)` observes instances by their labels only: nothing deployctl did not label is
   ever returned, and so nothing else is ever stopped or removed.
 
-Adding a runtime = one module implementing `Runtime` + one line in `registry.py`.
+Adding a runtime = one module implementing `Runtime` (a class with `from_spec`) + one line in
+`registry.py` (or `register_runtime` at run time); its kind becomes a valid `runtime.kind`.
 """
 
 from __future__ import annotations
@@ -23,58 +24,28 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict
+from typing import Protocol, runtime_checkable
 
 from deployctl import settings
 from deployctl.atomic import atomic_write_text
 from deployctl.errors import EngineStartFailed
+from deployctl.instance import WILDCARD_HOSTS, Handle, InstanceState
 from deployctl.launch_spec import LaunchSpec
-from deployctl.recipe.model import RuntimeKind
+from deployctl.recipe.model import RuntimeKind, RuntimeSpec
 
-# Extra labels the runtimes add beside `LaunchSpec.labels()`, so that `find()` can rebuild a Handle
-# from what is running alone (no state file needed).
-LABEL_ENDPOINT = "deployctl.endpoint"
-LABEL_NAME = "deployctl.name"
-
-DEFAULT_STOP_TIMEOUT_S = 10.0
-_WILDCARD_HOSTS = {"0.0.0.0", "::", "", "localhost"}
-
-Phase = Literal["running", "exited", "missing"]
-
-
-class Handle(BaseModel):
-    """How to find one running instance again, in this run or a later one (stored in state)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    runtime: RuntimeKind
-    id: str  # container id, or the process-group leader's pid
-    name: str  # container name / instance folder name: deployctl-<deployment>[-<role>]
-    deployment: str
-    role: str = "active"
-    spec_hash: str
-    endpoint: str  # base URL without /v1, e.g. http://127.0.0.1:8000
-    log_path: str | None = None  # process runtime only; docker keeps logs itself
-
-
-@dataclass(frozen=True)
-class InstanceState:
-    phase: Phase
-    exit_code: int | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.phase == "running"
+DEFAULT_STOP_TIMEOUT_S = 10.0  # graceful stop; uvicorn waits this long for idle keep-alive clients
 
 
 class Runtime(Protocol):
     """Start and observe engine instances; see the module docstring for the contract."""
 
     kind: RuntimeKind
+
+    @classmethod
+    def from_spec(cls, spec: RuntimeSpec) -> Runtime:
+        """The runtime for a recipe's `runtime:` section; does no I/O (connect on first use)."""
+        ...
 
     def launch(self, spec: LaunchSpec, *, role: str = "active", name: str | None = None) -> Handle: ...
 
@@ -91,20 +62,17 @@ class Runtime(Protocol):
     def find(self, deployment: str | None = None) -> list[Handle]: ...
 
 
+@runtime_checkable
 class NetworkRuntime(Runtime, Protocol):
     """A runtime that can put an instance on a named network under an alias and take it off again:
-    what a blue-green swap moves (`serve.network`). Only the docker runtime has it."""
+    what a blue-green swap moves (`serve.network`). The executor asks for it only when the spec has a
+    `service_network`, which the capability judge allows with the docker runtime alone."""
 
     def attach(self, handle: Handle, network: str, alias: str) -> None: ...
 
     def detach(self, handle: Handle, network: str) -> None: ...
 
     def attached(self, handle: Handle, network: str) -> bool: ...
-
-
-def instance_name(deployment: str, role: str = "active") -> str:
-    """`deployctl-<deployment>` for the active instance, `deployctl-<deployment>-<role>` otherwise."""
-    return f"deployctl-{deployment}" if role == "active" else f"deployctl-{deployment}-{role}"
 
 
 def instance_dir(name: str) -> Path:
@@ -116,26 +84,9 @@ def instance_dir(name: str) -> Path:
     return settings.home() / "run" / name
 
 
-def endpoint_url(spec: LaunchSpec, port: int | None = None) -> str:
-    """Where deployctl itself reaches the engine: loopback when it listens on every interface.
-
-    `port` is the one picked at launch when the spec leaves it to the runtime (`spec.port` 0)."""
-    host = "127.0.0.1" if spec.host in _WILDCARD_HOSTS else spec.host
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port or spec.port}"
-
-
-def service_url(spec: LaunchSpec) -> str | None:
-    """Where clients on `spec.service_network` reach the serving instance, if it has one."""
-    if not spec.service_network:
-        return None
-    return f"http://{spec.deployment}:{spec.container_port} (network {spec.service_network})"
-
-
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on now, for an instance whose spec leaves the published port open."""
-    bind_host = "0.0.0.0" if host in _WILDCARD_HOSTS else host
+    bind_host = "0.0.0.0" if host in WILDCARD_HOSTS else host
     with socket.socket(socket.AF_INET6 if ":" in bind_host else socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((bind_host, 0))
         return probe.getsockname()[1]
@@ -147,7 +98,7 @@ def ensure_port_free(host: str, port: int) -> None:
     Binds the way servers do (SO_REUSEADDR), so connections lingering in TIME_WAIT after a previous
     engine do not count as "in use"; a listening socket does.
     """
-    bind_host = "0.0.0.0" if host in _WILDCARD_HOSTS else host
+    bind_host = "0.0.0.0" if host in WILDCARD_HOSTS else host
     family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

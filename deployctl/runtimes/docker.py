@@ -4,12 +4,11 @@
 (measured: Podman's Docker-compatible API 1.41 with docker SDK 7.2).
 
 How a LaunchSpec becomes a container (`container_options`):
-- name `deployctl-<deployment>[-<role>]`, labels `LaunchSpec.labels(role)` + endpoint and name;
+- the name the caller gives (apply: `instance.instance_name(spec)`, one per spec hash), else
+  `deployctl-<deployment>[-<role>]`; labels `LaunchSpec.labels(role)` + endpoint and name;
 - the entrypoint is always set explicitly, so the same spec works whatever the image's ENTRYPOINT.
-  Rule: images named `localhost/deployctl/...` are built by tests/images/build.sh from a
-  `pip install --target` folder whose console scripts point at the build host's interpreter, so they
-  start as `python3 -m <spec.python_module>`; every other image starts `spec.program` (`vllm serve`,
-  `trtllm-serve`). `spec.args` is the command in both cases;
+  `LaunchSpec.entrypoint` holds the rule (`python3 -m <python_module>` for our local images,
+  `spec.program` otherwise); `spec.args` is the command in both cases;
 - GPUs as a device request for `spec.gpu_count` GPUs; `--ipc=host` when `spec.ipc_host`, else
   `spec.shm_size`; mounts as the spec says (writable sources are created when missing); generated
   files bind-mounted read-only at their target; the port published on `spec.host` only, or host
@@ -26,30 +25,33 @@ from pathlib import Path
 from typing import Any
 
 from deployctl.errors import DeployctlError, EngineStartFailed, ImageMissing, RuntimeUnavailable
-from deployctl.launch_spec import LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_ROLE, LABEL_SPEC_HASH, LaunchSpec
-from deployctl.recipe.model import RuntimeKind
-from deployctl.runtimes.base import (
-    DEFAULT_STOP_TIMEOUT_S,
+from deployctl.instance import (
     LABEL_ENDPOINT,
     LABEL_NAME,
     Handle,
     InstanceState,
     endpoint_url,
+    role_instance_name,
+)
+from deployctl.launch_spec import (
+    LABEL_DEPLOYMENT,
+    LABEL_MANAGED,
+    LABEL_ROLE,
+    LABEL_SPEC_HASH,
+    LOCAL_IMAGE_PREFIX,
+    LaunchSpec,
+)
+from deployctl.recipe.model import RuntimeKind, RuntimeSpec
+from deployctl.runtimes.base import (
+    DEFAULT_STOP_TIMEOUT_S,
     ensure_port_free,
     free_port,
-    instance_name,
     remove_instance_dir,
     write_generated_files,
 )
 from deployctl.runtimes.environment import engine_environment
 
-LOCAL_IMAGE_PREFIX = "localhost/deployctl/"
 _RUNNING_STATES = {"running", "restarting", "paused"}
-
-
-def uses_python_module_form(image: str) -> bool:
-    """Our locally built images start programs as `python3 -m ...` (see the module docstring)."""
-    return image.startswith(LOCAL_IMAGE_PREFIX)
 
 
 def container_options(
@@ -66,10 +68,7 @@ def container_options(
     `host_port` is the port picked for a spec whose `port` is 0 (`service_network`)."""
     from docker.types import DeviceRequest, Mount
 
-    if uses_python_module_form(spec.image):
-        entrypoint = ["python3", "-m", *spec.python_module]
-    else:
-        entrypoint = list(spec.program)
+    entrypoint = list(spec.entrypoint)
     mounts = [
         Mount(target=mount.target, source=mount.source, type="bind", read_only=mount.read_only)
         for mount in spec.mounts
@@ -108,6 +107,10 @@ class DockerRuntime:
     def __init__(self, client: Any = None) -> None:
         self._client = client
 
+    @classmethod
+    def from_spec(cls, spec: RuntimeSpec) -> DockerRuntime:
+        return cls()
+
     @property
     def client(self) -> Any:
         if self._client is None:
@@ -115,7 +118,7 @@ class DockerRuntime:
         return self._client
 
     def launch(self, spec: LaunchSpec, *, role: str = "active", name: str | None = None) -> Handle:
-        name = name or instance_name(spec.deployment, role)
+        name = name or role_instance_name(spec.deployment, role)
         self._require_image(spec.image)
         self._require_name_free(name)
         _prepare_mount_sources(spec)
@@ -247,7 +250,7 @@ class DockerRuntime:
         try:
             self.client.images.get(image)
         except ImageNotFound:
-            if uses_python_module_form(image):
+            if image.startswith(LOCAL_IMAGE_PREFIX):
                 how = "build it with `bash tests/images/build.sh` (it builds deployctl's local CPU images)"
             else:
                 how = f"pull it first: `docker pull {image}` (or `podman pull {image}`)"
@@ -286,10 +289,7 @@ def _engine_errors() -> Iterator[None]:
         from docker.errors import APIError, DockerException
         from requests.exceptions import ConnectionError as RequestsConnectionError
     except ImportError:
-        raise RuntimeUnavailable(
-            "the docker SDK is not installed in deployctl's environment",
-            hint="pip install docker (it is a dependency of deployctl), or set runtime: process in the recipe",
-        ) from None
+        raise _no_sdk() from None
 
     try:
         yield
@@ -304,16 +304,20 @@ def _engine_errors() -> Iterator[None]:
         ) from None
 
 
+def _no_sdk() -> RuntimeUnavailable:
+    return RuntimeUnavailable(
+        "the docker SDK is not installed in deployctl's environment",
+        hint="pip install docker (it is a dependency of deployctl), or set runtime: process in the recipe",
+    )
+
+
 def connect() -> Any:
     """A connected client, or `RuntimeUnavailable` naming DOCKER_HOST and how to start a service."""
     try:
         import docker
         from docker.errors import DockerException
     except ImportError:
-        raise RuntimeUnavailable(
-            "the docker SDK is not installed in deployctl's environment",
-            hint="pip install docker (it is a dependency of deployctl), or set runtime: process in the recipe",
-        ) from None
+        raise _no_sdk() from None
 
     where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (DOCKER_HOST is not set)"
     try:

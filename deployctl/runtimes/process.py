@@ -40,18 +40,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from deployctl import settings
+from deployctl.atomic import atomic_write_text
 from deployctl.errors import DeployctlError, RuntimeUnavailable
+from deployctl.instance import Handle, InstanceState, endpoint_url, role_instance_name
 from deployctl.launch_spec import LaunchSpec
-from deployctl.recipe.model import RuntimeKind
+from deployctl.recipe.model import RuntimeKind, RuntimeSpec
 from deployctl.runtimes.base import (
     DEFAULT_STOP_TIMEOUT_S,
-    Handle,
-    InstanceState,
-    atomic_write_text,
-    endpoint_url,
     ensure_port_free,
     instance_dir,
-    instance_name,
     remove_instance_dir,
 )
 from deployctl.runtimes.environment import engine_environment
@@ -112,8 +109,12 @@ class ProcessRuntime:
     def __init__(self, python: str | Path | None = None) -> None:
         self.python = str(Path(python).expanduser().absolute()) if python else None
 
+    @classmethod
+    def from_spec(cls, spec: RuntimeSpec) -> ProcessRuntime:
+        return cls(python=spec.python)
+
     def launch(self, spec: LaunchSpec, *, role: str = "active", name: str | None = None) -> Handle:
-        name = name or instance_name(spec.deployment, role)
+        name = name or role_instance_name(spec.deployment, role)
         previous = _load_record(name)
         if previous is not None and _leader_alive(previous):
             raise DeployctlError(

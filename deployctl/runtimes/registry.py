@@ -1,12 +1,37 @@
-"""Runtime kind → adapter; and observation across every runtime (for `status` and `destroy`)."""
+"""Runtime kind → adapter class: one mapping, no fallback; and observation across every runtime.
+
+An unknown kind is an error listing the valid ones. `register_runtime` adds a kind at run time (what
+a plugin or a test does); the recipe then accepts it as `runtime.kind`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from deployctl.errors import RuntimeUnavailable
+from deployctl.errors import RuntimeUnavailable, UsageError
+from deployctl.instance import Handle
 from deployctl.recipe.model import RuntimeKind, RuntimeSpec
-from deployctl.runtimes.base import Handle, Runtime
+from deployctl.runtimes.base import Runtime
+from deployctl.runtimes.docker import DockerRuntime
+from deployctl.runtimes.process import ProcessRuntime
+
+RUNTIMES: dict[RuntimeKind, type[Runtime]] = {
+    RuntimeKind.DOCKER: DockerRuntime,
+    RuntimeKind.PROCESS: ProcessRuntime,
+}
+
+
+def register_runtime(kind: str, runtime: type[Runtime]) -> RuntimeKind:
+    """Make `kind` a valid `runtime.kind` served by `runtime`; returns the kind."""
+    known = RuntimeKind.register(kind)
+    RUNTIMES[known] = runtime
+    return known
+
+
+def unregister_runtime(kind: str) -> None:
+    """Forget a kind registered at run time."""
+    RUNTIMES.pop(RuntimeKind(kind), None)
+    RuntimeKind.unregister(kind)
 
 
 def get_runtime(kind: RuntimeKind | str | RuntimeSpec, *, python: str | Path | None = None) -> Runtime:
@@ -18,16 +43,15 @@ def get_runtime(kind: RuntimeKind | str | RuntimeSpec, *, python: str | Path | N
     Constructing a runtime does no I/O; the docker runtime connects on first use and raises
     `RuntimeUnavailable` then if no container engine answers.
     """
-    if isinstance(kind, RuntimeSpec):
-        kind, python = kind.kind, python or kind.python
-    kind = RuntimeKind(kind)
-    if kind is RuntimeKind.DOCKER:
-        from deployctl.runtimes.docker import DockerRuntime
-
-        return DockerRuntime()
-    from deployctl.runtimes.process import ProcessRuntime
-
-    return ProcessRuntime(python=python)
+    spec = kind if isinstance(kind, RuntimeSpec) else None
+    name = str(spec.kind if spec else kind)
+    if name not in RUNTIMES:
+        raise UsageError(
+            f"unknown runtime {name!r}", hint=f"known runtimes: {', '.join(RUNTIMES)}", field="runtime.kind"
+        )
+    if spec is None or (python and not spec.python):
+        spec = RuntimeSpec.model_validate({"kind": name, "python": python})
+    return RUNTIMES[RuntimeKind(name)].from_spec(spec)
 
 
 def runtime_for(handle: Handle) -> Runtime:
@@ -43,7 +67,7 @@ def find_everywhere(deployment: str | None = None) -> tuple[list[Handle], dict[R
     """
     handles: list[Handle] = []
     unreachable: dict[RuntimeKind, str] = {}
-    for kind in RuntimeKind:
+    for kind in RUNTIMES:
         try:
             handles.extend(get_runtime(kind).find(deployment))
         except RuntimeUnavailable as exc:

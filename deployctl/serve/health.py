@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from deployctl.errors import EngineStartFailed
+from deployctl.instance import Handle
 from deployctl.launch_spec import LaunchSpec
-from deployctl.runtimes.base import Handle, Runtime
+from deployctl.runtimes.base import Runtime
 from deployctl.runtimes.environment import redact, secret_values
 
 LOG_TAIL_LINES = 40

@@ -15,43 +15,31 @@ returns a frozen `SmokeReport` with per-check latency and token counts.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
 from deployctl.errors import SmokeTestFailed
+from deployctl.recipe.model import SMOKE_PROMPT, Recipe
+from deployctl.smoke_report import SmokeCheck, SmokeReport
 
 FINISH_REASONS = ("stop", "length")
 _PREVIEW_CHARS = 120
 T = TypeVar("T")
 
 
-class SmokeCheck(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    latency_ms: float
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    finish_reason: str | None = None
-    time_to_first_token_ms: float | None = None
-    text: str = ""  # a preview of the generated text
-
-
-class SmokeReport(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base_url: str
-    model: str
-    models: tuple[str, ...]
-    model_listed: bool  # False for `transformers serve`, which lists its cache, not the pinned model
-    checks: tuple[SmokeCheck, ...]
-
-    @property
-    def total_ms(self) -> float:
-        return sum(check.latency_ms for check in self.checks)
+def smoke_recipe(recipe: Recipe, endpoint: str, *, model: str | None = None) -> SmokeReport:
+    """The recipe's smoke test (its prompt, token budget, timeout and API key variable) against `endpoint`."""
+    api_key = os.environ.get(recipe.serve.api_key_env) if recipe.serve.api_key_env else None
+    return run_smoke(
+        endpoint,
+        api_key=api_key,
+        model=model,
+        prompt=recipe.smoke.prompt,
+        max_tokens=recipe.smoke.max_tokens,
+        timeout_s=recipe.smoke.timeout_s,
+    )
 
 
 def run_smoke(
@@ -59,7 +47,7 @@ def run_smoke(
     *,
     api_key: str | None = None,
     model: str | None = None,
-    prompt: str = "Say hello in one short sentence.",
+    prompt: str = SMOKE_PROMPT,
     max_tokens: int = 16,
     timeout_s: float = 120,
 ) -> SmokeReport:

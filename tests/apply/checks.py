@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deployctl.apply import smoke_test
 from deployctl.recipe.load import load_recipe
 from deployctl.runtimes.registry import get_runtime
-from deployctl.serve.smoke import SmokeReport
+from deployctl.serve.smoke import SmokeReport, smoke_recipe
 from deployctl.state import StateStore
 
 
@@ -51,4 +50,4 @@ def assert_serves(recipe_file: Path, port: int) -> SmokeReport:
     assert engine_pids(port) == [int(state.handle.id)], (
         "a process other than the recorded engine serves the port"
     )
-    return smoke_test(recipe, state.endpoint, model=state.spec.engine_args.served_name)
+    return smoke_recipe(recipe, state.endpoint, model=state.spec.engine_args.served_name)

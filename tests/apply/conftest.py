@@ -122,7 +122,7 @@ def deployment(recipes, shared_home: Path) -> Iterator[str]:
     yield "swap"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DEPLOYCTL_HOME", str(shared_home))
-        from deployctl.runtimes.inventory import destroy_deployment
+        from deployctl.deployments import destroy_deployment
 
         destroy_deployment("swap")
     assert engine_pids(recipes["port"]) == [], "an engine process outlived `destroy`"

@@ -100,7 +100,7 @@ def deployment(docker_client, recipes, shared_home: Path, network: str) -> Itera
     yield NAME
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DEPLOYCTL_HOME", str(shared_home))
-        from deployctl.runtimes.inventory import destroy_deployment
+        from deployctl.deployments import destroy_deployment
 
         destroy_deployment(NAME)
     left = docker_client.containers.list(all=True, filters={"label": f"{LABEL_DEPLOYMENT}={NAME}"})
@@ -167,8 +167,9 @@ def serve(recipe_file: Path) -> None:
 def assert_settled(docker_client, network: str, recipe_file: Path) -> str:
     """State names the recipe's spec and the one running container, which alone is on the network and
     answers the smoke test on its own port; returns its name."""
-    from deployctl.apply import build_spec, smoke_test
+    from deployctl.apply import build_spec
     from deployctl.quantize.lookup import find_checkpoint
+    from deployctl.serve.smoke import smoke_recipe
 
     recipe = load_recipe(recipe_file)
     state = StateStore().load(NAME)
@@ -180,7 +181,7 @@ def assert_settled(docker_client, network: str, recipe_file: Path) -> str:
     (container,) = containers
     assert container.status == "running" and container.id == state.handle.id
     assert network in container.attrs["NetworkSettings"]["Networks"], "the serving engine is off the network"
-    smoke_test(recipe, state.endpoint, model=state.spec.engine_args.served_name)
+    smoke_recipe(recipe, state.endpoint, model=state.spec.engine_args.served_name)
     return state.handle.name
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from deployctl import settings
-from deployctl.apply import World, plan_recipe
+from deployctl.apply import plan_recipe
+from deployctl.observe import World
 from deployctl.plan import Observed, OperationKind
 from deployctl.quantize.lookup import find_checkpoint
 from deployctl.recipe.load import parse_recipe_dict

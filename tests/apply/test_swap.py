@@ -146,7 +146,7 @@ def test_a_second_apply_fails_at_once_naming_the_holder(deployment, recipes) -> 
 
 
 def start_paused(command: str, recipe_file, step: str) -> subprocess.Popen[str]:
-    """Run the CLI until the apply test hook holds it at `step` (see deployctl/apply.py)."""
+    """Run the CLI until the apply test hook holds it at `step` (see deployctl/pause.py)."""
     env = {**os.environ, "DEPLOYCTL_TEST_PAUSE_AT": step}
     child = subprocess.Popen([*CLI, command, str(recipe_file)], stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 240

@@ -22,7 +22,7 @@ def test_urls_are_used_directly(given: str, base_url: str) -> None:
 
 
 def test_an_unknown_deployment_name_says_how_to_find_one() -> None:
-    with pytest.raises(StateError, match="no deployment named 'ghost'") as caught:
+    with pytest.raises(StateError, match="no deployment named ghost") as caught:
         resolve_target("ghost")
     assert "deployctl list" in caught.value.hint
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from deployctl.checkpoint import Checkpoint
+from deployctl.instance import Handle
 from deployctl.recipe.load import parse_recipe_dict
-from deployctl.runtimes.base import Handle
 from deployctl.runtimes.process import ProcessRuntime
 from deployctl.serve.health import wait_until_healthy
 from deployctl.state import DeploymentState, StateStore, recipe_hash

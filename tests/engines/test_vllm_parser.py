@@ -60,7 +60,7 @@ def vllm_argv_of_every_recipe() -> dict[str, list[str]]:
     argvs: dict[str, list[str]] = {}
     for path in sorted((REPO / "recipes").glob("*.yaml")):
         recipe = load_recipe(path)
-        if recipe.engine.name is not EngineName.VLLM:
+        if recipe.engine.name != EngineName.VLLM:
             continue
         checkpoint = Checkpoint(
             path=Path("/models/ckpt"), key="k", format=recipe.quantization.format, kv_cache=recipe.quantization.kv_cache

@@ -41,6 +41,15 @@ CASES = [
   → changes to apply""",
     ),
     (
+        "a cache miss beside the serving engine says where calibration runs and why",
+        FP8.model_copy(update={"calibration": "calibration on GPU 1: GPU peak ~26.8 GiB, ~22 s (GPU 0: too little)"}),
+        Observed(recorded_instance=A, instances=(running(A, "zzz"),)),
+        """Plan for qwen:
+  quantize          ck-fp8: cache miss (~5 s as before); calibration on GPU 1: GPU peak ~26.8 GiB, ~22 s (GPU 0: too little)
+  replace           engine qwen: spec zzz → aaa (deployctl-qwen-aaa kept until the new one passes its smoke test)
+  → changes to apply""",
+    ),
+    (
         "an unchanged recipe with a healthy recorded engine is a no-op",
         FP8,
         Observed(recorded_instance=A, checkpoint_cached=True, instances=(running(A, "aaa"),)),

@@ -36,19 +36,21 @@ BATCH = 16
 SEQ_LEN = 64
 LEARNING_RATE = 3e-3
 WEIGHT_DECAY = 0.1
+ARCHITECTURE = ("HIDDEN", "HEAD_DIM", "HEADS", "KV_HEADS", "INTERMEDIATE", "LAYERS", "VOCAB", "TOKENIZER_VOCAB",
+                "MAX_POSITIONS", "SPECIAL_TOKENS", "CHAT_TEMPLATE")  # fmt: skip
 
 
 def training_key(arch: str, seed: int) -> str:
-    """16 hex digits over everything the trained weights depend on."""
+    """16 hex digits over everything the trained weights depend on: this file, the architecture's
+    constants (deployctl.quantize.tiny), the corpus, the seed and torch's version."""
     import torch
 
     from deployctl.quantize import tiny
 
-    digest = hashlib.sha256()
-    for path in (Path(__file__), Path(tiny.__file__)):
-        digest.update(path.read_bytes())
+    shape = [getattr(tiny, name) for name in ARCHITECTURE]
+    digest = hashlib.sha256(Path(__file__).read_bytes())
     digest.update(tiny.calibration_corpus_text().encode())
-    digest.update(f"{arch}:{seed}:{torch.__version__}".encode())
+    digest.update(json.dumps([arch, seed, torch.__version__, shape]).encode())
     return digest.hexdigest()[:16]
 
 

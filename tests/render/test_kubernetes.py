@@ -21,7 +21,7 @@ from deployctl.render.targets import KUBERNETES_TARGETS, refusal, render_target,
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
 INPUTS = sorted((REPO / "recipes").glob("*.yaml")) + sorted((GOLDEN / "inputs").glob("*.yaml"))
-REGENERATE = "DEPLOYCTL_REGENERATE_GOLDEN=1 /work/venvs/dev/bin/pytest tests/render/test_kubernetes_golden.py"
+REGENERATE = "DEPLOYCTL_REGENERATE_GOLDEN=1 python -m pytest tests/render/test_kubernetes_golden.py"
 
 
 def relative(path: Path) -> str:

@@ -1,7 +1,7 @@
 """Golden files: every input × every Kubernetes target it is valid for, committed and reviewed like code.
 
 Regenerate after an intended change (then read the diff):
-    DEPLOYCTL_REGENERATE_GOLDEN=1 /work/venvs/dev/bin/pytest tests/render/test_kubernetes_golden.py
+    DEPLOYCTL_REGENERATE_GOLDEN=1 python -m pytest tests/render/test_kubernetes_golden.py
 """
 
 from __future__ import annotations

