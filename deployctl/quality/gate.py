@@ -73,8 +73,6 @@ class TaskGate:
         assert self.spec.max_task_drop is not None
         self.rows = compare(self.baseline, results, self.spec.max_task_drop)
         table = comparison_lines(self.rows)
-        for line in table:
-            self.report(line)
         failed = failures(self.rows)
         if failed:
             worst = ", ".join(f"{row.task} {row.metric}" for row in failed)
@@ -85,6 +83,8 @@ class TaskGate:
                 "the stderr margin)",
                 field="quality.max_task_drop",
             )
+        for line in table:  # on a refusal the error carries the table instead
+            self.report(line)
         self.report(f"candidate evaluated in {results.seconds:.1f} s: no task dropped beyond the gate")
         return self.rows
 
