@@ -20,6 +20,7 @@ from deployctl.capability.verdict import SwapChoice
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import StateError, unknown_deployment
 from deployctl.execute import Reporter, Run, execute
+from deployctl.front.observe import desired_front, front_of, resolve_front
 from deployctl.launch_spec import LaunchSpec
 from deployctl.observe import World, observe
 from deployctl.pause import pause
@@ -108,6 +109,7 @@ def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) ->
         recipe_hash=recipe_hash(recipe),
         calibration=placement.summary() if placement else "",
         **_strategy(recipe, swap),
+        **desired_front(recipe, spec, world.previous),
     )
     plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": checkpoint is not None}))
     return ApplyResult(
@@ -159,10 +161,13 @@ def apply_recipe(
     from deployctl.state import StateStore
 
     started = time.perf_counter()
+    recipe = resolve_front(recipe)
     warnings, swap = judge(recipe, recipe_path=recipe_path)
     for message in warnings:
         report(f"warning: {message}")
     store, runtime = StateStore(), get_runtime(recipe.runtime)
+    if not dry_run:
+        front_of(recipe, None)  # a front's key must be set before anything is quantized or stopped
     if dry_run:
         result = _located(recipe_path, plan_recipe, recipe, observe(recipe.name, runtime, store), swap)
         result.warnings = warnings
@@ -178,7 +183,11 @@ def apply_recipe(
             result = _make_checkpoint(recipe, world, result, report, swap)
         pause("checkpoint")
         check = _candidate_check(recipe, world, result, report)
-        execute(Run(recipe, recipe_path, world, store, result, report, check=check))
+        execute(
+            Run(
+                recipe, recipe_path, world, store, result, report, front=front_of(recipe, result), check=check
+            )
+        )
         result.warnings += check.warnings if check else []
     result.timings["total"] = time.perf_counter() - started
     return result
@@ -240,15 +249,16 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
         checkpoint = _revision_checkpoint(name, revision)
         spec = revision.spec
         world = observe(name, get_runtime(recipe.runtime), store)
+        swap = swap_choice_of(recipe)
         desired = Desired(
             deployment=name, spec_hash=spec.spec_hash(), checkpoint=checkpoint.key,
             quantized=checkpoint.is_quantized, recipe_hash=revision.recipe_hash,
-            **_strategy(recipe, swap_choice_of(recipe)),
+            **_strategy(recipe, swap), **desired_front(recipe, spec, world.previous),
         )  # fmt: skip
         plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": True}))
         result = ApplyResult(deployment=name, plan=plan, spec=spec, checkpoint=checkpoint)
         report(str(plan))
-        execute(Run(recipe, None, world, store, result, report))
+        execute(Run(recipe, None, world, store, result, report, front=front_of(recipe, result)))
     return result
 
 

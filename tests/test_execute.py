@@ -119,7 +119,15 @@ class Ring:
         plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": True}))
         result = ApplyResult(deployment=NAME, plan=plan, spec=spec, checkpoint=CHECKPOINT)
         run = Run(
-            wanted, None, world, self.store, result, self.reports.append, self.wait_healthy, self.smoke, check
+            wanted,
+            None,
+            world,
+            self.store,
+            result,
+            self.reports.append,
+            self.wait_healthy,
+            self.smoke,
+            check=check,
         )
         execute(run)
         return result
