@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deployctl import settings
 from deployctl.apply_result import ApplyResult
@@ -28,6 +29,9 @@ from deployctl.plan import Desired, make_plan
 from deployctl.recipe.lines import carry_lines
 from deployctl.recipe.model import Recipe
 from deployctl.state import DeploymentState, Revision, recipe_hash
+
+if TYPE_CHECKING:
+    from deployctl.quality.gate import SwapGate
 
 __all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "build_spec"]
 
@@ -201,7 +205,13 @@ def apply_recipe(
             result = _make_checkpoint(recipe, world, result, report, swap)
         result.warnings += _checked(recipe, result.checkpoint, recipe_path, report)  # before the engine starts
         pause("checkpoint")
-        execute(Run(recipe, recipe_path, world, store, result, report, front=front_of(recipe, result)))
+        check = _candidate_check(recipe, world, result, report)
+        execute(
+            Run(
+                recipe, recipe_path, world, store, result, report, front=front_of(recipe, result), check=check
+            )
+        )
+        result.warnings += check.warnings if check else []
     result.timings["total"] = time.perf_counter() - started
     return result
 
@@ -252,6 +262,15 @@ def _make_checkpoint(
         report(f"with the checkpoint known, the engine step is: {result.plan.engine_operation}")
     result.timings, result.warnings, result.calibration = timings, planned.warnings, planned.calibration
     return result
+
+
+def _candidate_check(recipe: Recipe, world: World, result: ApplyResult, report: Reporter) -> SwapGate | None:
+    """The task gate (`quality.max_task_drop`) when this apply swaps in another checkpoint, else None."""
+    if not recipe.quality.gated or result.checkpoint is None or result.spec is None:
+        return None
+    from deployctl.quality.gate import swap_gate
+
+    return swap_gate(recipe, world.previous, result.checkpoint, result.spec.engine_args.served_name, report)
 
 
 def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: None) -> ApplyResult:

@@ -73,6 +73,14 @@ class QualityGateFailed(DeployctlError):
     """The quantized model is worse than the recipe allows; nothing was served."""
 
 
+class EvaluationFailed(DeployctlError):
+    """lm-evaluation-harness could not evaluate the endpoint (not installed, unknown task, no answer)."""
+
+
+class TaskGateFailed(QualityGateFailed):
+    """The candidate engine scored worse on the recipe's tasks than the engine it would replace."""
+
+
 class RuntimeUnavailable(DeployctlError):
     """The container engine or the engine program cannot be reached or found."""
 

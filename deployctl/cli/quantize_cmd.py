@@ -86,12 +86,30 @@ def _quantize_table(checkpoint: Any, manifest: dict[str, Any] | None) -> Any:
     if quality["status"] != "ok":
         table.add_row("quality", quality["status"])
         return table
-    table.add_row("perplexity", f"{quality['perplexity_base']:.3f} → {quality['perplexity_quant']:.3f} "
-                  f"({quality['perplexity_increase']:+.2%})")  # fmt: skip
-    table.add_row("top-1 agreement", f"{quality['top1_agreement']:.2%}")
-    table.add_row("mean KL(base‖quant)", f"{quality['mean_kl']:.5f} nats")
+    for label, value in kl_statistics(quality):
+        table.add_row(label, value)
     table.add_row("held-out tokens", str(quality["eval_tokens"]))
     return table
+
+
+def kl_statistics(quality: dict[str, Any]) -> list[tuple[str, str]]:
+    """The quality figures under llama.cpp's names (`perplexity --kl-divergence`), each ± its standard
+    error where the manifest has one (llama.cpp tools/perplexity/perplexity.cpp)."""
+
+    def pm(value: float, error: float | None, fmt: str, scale: float = 1.0) -> str:
+        text = format(value * scale, fmt)
+        return text if error is None else f"{text} ± {format(error * scale, fmt)}"
+
+    return [
+        ("PPL(Q)", pm(quality["perplexity_quant"], quality.get("perplexity_quant_stderr"), ".4f")),
+        ("PPL(base)", pm(quality["perplexity_base"], quality.get("perplexity_base_stderr"), ".4f")),
+        ("PPL(Q)/PPL(base)", f"{quality['perplexity_increase'] + 1:.4f}"),
+        ("Mean KLD", pm(quality["mean_kl"], quality.get("mean_kl_stderr"), ".6f")),
+        (
+            "Same top p",
+            pm(quality["top1_agreement"], quality.get("top1_agreement_stderr"), ".3f", 100) + " %",
+        ),
+    ]
 
 
 @cache_app.command("ls")

@@ -419,6 +419,52 @@ class SmokeSpec(StrictModel):
     timeout_s: float = Field(120, gt=0, le=3600)
 
 
+class TaskQualitySpec(StrictModel):
+    """`quality:` the served endpoint measured with lm-evaluation-harness, and the gate on a swap.
+
+    Distinct from `quantization.quality`, which judges a fresh checkpoint offline against its own base
+    model (perplexity, KL) before anything is served: this section evaluates the running engine through
+    its OpenAI endpoint, and on a swap that changes the checkpoint compares the candidate engine with
+    the one it replaces before the cutover.
+    """
+
+    tasks: tuple[str, ...] = Field(
+        ("deployctl_cloze",),
+        min_length=1,
+        description="lm-eval task or group names; the shipped offline tasks are deployctl_cloze "
+        "(multiple choice) and deployctl_next_word (generation)",
+    )
+    include_path: Path | None = Field(
+        None, description="A folder of your own lm-eval task YAML files (relative to the recipe file)"
+    )
+    limit: int | None = Field(100, ge=1, description="Examples per task (null: all of them)")
+    num_fewshot: int | None = Field(None, ge=0, description="Few-shot examples (null: each task's default)")
+    max_task_drop: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Gate a swap that changes the checkpoint: refuse it when a task's main metric drops "
+        "by more than this (0.02 or '2%', absolute) plus twice the standard error of the difference. "
+        "Unset: no evaluation during apply",
+    )
+    chat: bool = Field(
+        False, description="Run generation tasks through /v1/chat/completions with the chat template"
+    )
+    num_concurrent: int = Field(4, ge=1, le=256, description="Requests lm-eval keeps in flight")
+    timeout_s: float = Field(1800, gt=0, description="Deadline for one evaluation of all tasks")
+
+    @field_validator("max_task_drop", mode="before")
+    @classmethod
+    def _percent(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().endswith("%"):
+            return float(value.strip()[:-1]) / 100.0
+        return value
+
+    @property
+    def gated(self) -> bool:
+        return self.max_task_drop is not None
+
+
 class Recipe(StrictModel):
     """A deployment: which model, on what, quantized how, served by which engine and how."""
 
@@ -430,6 +476,7 @@ class Recipe(StrictModel):
     runtime: RuntimeSpec = RuntimeSpec()
     serve: ServeSpec = ServeSpec()
     smoke: SmokeSpec = SmokeSpec()
+    quality: TaskQualitySpec = TaskQualitySpec()
 
     @property
     def served_name(self) -> str:
