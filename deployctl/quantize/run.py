@@ -109,6 +109,10 @@ class _PeakMemory:
 
         self.placement, self.modules_on = placement, {}
         self.cuda = torch.cuda.is_available() and bool(placement.gpus)
+        if self.cuda:
+            # The caching allocator exists only once CUDA is initialised: resetting its peaks before the
+            # first allocation raises "Invalid device argument" (measured on an H200, torch 2.11).
+            torch.cuda.init()
         for index in placement.gpus if self.cuda else ():
             torch.cuda.reset_peak_memory_stats(index)
 
