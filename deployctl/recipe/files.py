@@ -23,7 +23,7 @@ def check_local_files(recipe: Recipe, *, file: Path | str | None = None) -> None
         from deployctl.quantize.source import check_model_folder
 
         try:
-            check_model_folder(recipe.model.path, field="model.path")
+            check_model_folder(recipe.model.path, field="model.path", weights=not recipe.model.dummy)
         except DeployctlError as exc:
             raise RecipeError(
                 exc.message,
