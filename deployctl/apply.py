@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from deployctl import settings
 from deployctl.apply_result import ApplyResult
@@ -224,6 +225,7 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
         recipe = Recipe.model_validate(revision.recipe)
         checkpoint = _revision_checkpoint(name, revision)
         spec = revision.spec
+        assert spec is not None  # _pick_revision refuses a revision recorded without its spec
         world = observe(name, get_runtime(recipe.runtime), store)
         desired = Desired(
             deployment=name, spec_hash=spec.spec_hash(), checkpoint=checkpoint.key,
@@ -237,7 +239,7 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
     return result
 
 
-def list_revisions(name: str) -> list[dict[str, object]]:
+def list_revisions(name: str) -> list[dict[str, Any]]:
     """The revisions kept for `name`, numbered as `rollback --to` takes them, oldest first."""
     from deployctl.state import StateStore
 

@@ -78,7 +78,7 @@ class Verdict(StrictModel):
     memory: MemoryEstimate | None = None
     swap: SwapChoice | None = None  # recipes only: how a changed engine would be swapped in
 
-    @computed_field  # in --json output too
+    @computed_field  # type: ignore[prop-decorator]  # in --json output too (pydantic documents this form)
     @property
     def ok(self) -> bool:
         return self.level is not Level.REJECTED

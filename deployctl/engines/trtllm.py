@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -35,7 +36,7 @@ OPTIONS_FILE = "trtllm-extra-options.yaml"
 KV_CACHE_DTYPE = {KvCacheFormat.FP8: "fp8", KvCacheFormat.NVFP4: "nvfp4"}
 
 
-def extra_options(recipe: Recipe, checkpoint: Checkpoint) -> dict:
+def extra_options(recipe: Recipe, checkpoint: Checkpoint) -> dict[str, Any]:
     """The LLM API options that have no CLI flag; empty keys are left out."""
     kv_cache: dict[str, object] = {}
     if dtype := KV_CACHE_DTYPE.get(checkpoint.kv_cache):

@@ -107,7 +107,8 @@ class _PeakMemory:
     def __init__(self, placement: CalibrationPlacement) -> None:
         import torch
 
-        self.placement, self.modules_on = placement, {}
+        self.placement = placement
+        self.modules_on: dict[str, int] = {}
         self.cuda = torch.cuda.is_available() and bool(placement.gpus)
         for index in placement.gpus if self.cuda else ():
             torch.cuda.reset_peak_memory_stats(index)

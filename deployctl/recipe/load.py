@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from deployctl.errors import RecipeError
 from deployctl.recipe.model import Recipe
@@ -48,7 +49,7 @@ def load_recipe(path: str | Path) -> Recipe:
 
 def _anchor_paths(recipe: Recipe, base: Path) -> Recipe:
     """Relative paths in a recipe mean "next to the recipe file", wherever deployctl is run from."""
-    updates = {}
+    updates: dict[str, Any] = {}
     if recipe.model.path is not None and not recipe.model.path.expanduser().is_absolute():
         updates["model"] = recipe.model.model_copy(update={"path": (base / recipe.model.path).resolve()})
     elif recipe.model.path is not None:
@@ -134,11 +135,11 @@ def _line_index(node: yaml.Node) -> dict[tuple[Any, ...], int]:
         if isinstance(current, yaml.MappingNode):
             for key_node, value_node in current.value:
                 key = key_node.value
-                index[(*path, key)] = key_node.start_mark.line + 1
-                walk(value_node, (*path, key))
+                index[path + (key,)] = key_node.start_mark.line + 1
+                walk(value_node, path + (key,))
         elif isinstance(current, yaml.SequenceNode):
             for position, item in enumerate(current.value):
-                walk(item, (*path, position))
+                walk(item, path + (position,))
 
     walk(node, ())
     return index
@@ -162,7 +163,7 @@ def _to_recipe_error(
     )
 
 
-def _describe(error: dict[str, Any], data: dict[str, Any]) -> tuple[tuple[Any, ...], str, str | None]:
+def _describe(error: ErrorDetails, data: dict[str, Any]) -> tuple[tuple[Any, ...], str, str | None]:
     loc = _user_loc(error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
