@@ -20,6 +20,7 @@ from deployctl.capability.verdict import SwapChoice
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import StateError, unknown_deployment
 from deployctl.execute import Reporter, Run, execute
+from deployctl.front.observe import desired_front, front_of, resolve_front
 from deployctl.launch_spec import LaunchSpec
 from deployctl.observe import World, observe
 from deployctl.pause import pause
@@ -105,6 +106,7 @@ def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) ->
         recipe_hash=recipe_hash(recipe),
         calibration=placement.summary() if placement else "",
         **_strategy(recipe, swap),
+        **desired_front(recipe, spec, world.previous),
     )
     plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": checkpoint is not None}))
     return ApplyResult(
@@ -156,10 +158,13 @@ def apply_recipe(
     from deployctl.state import StateStore
 
     started = time.perf_counter()
+    recipe = resolve_front(recipe)
     warnings, swap = judge(recipe, recipe_path=recipe_path)
     for message in warnings:
         report(f"warning: {message}")
     store, runtime = StateStore(), get_runtime(recipe.runtime)
+    if not dry_run:
+        front_of(recipe, None)  # a front's key must be set before anything is quantized or stopped
     if dry_run:
         result = _located(recipe_path, plan_recipe, recipe, observe(recipe.name, runtime, store), swap)
         result.warnings = warnings
@@ -174,7 +179,7 @@ def apply_recipe(
         if result.plan.needs_checkpoint:
             result = _make_checkpoint(recipe, world, result, report, swap)
         pause("checkpoint")
-        execute(Run(recipe, recipe_path, world, store, result, report))
+        execute(Run(recipe, recipe_path, world, store, result, report, front=front_of(recipe, result)))
     result.timings["total"] = time.perf_counter() - started
     return result
 
@@ -227,15 +232,16 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
         spec = revision.spec
         assert spec is not None  # _pick_revision refuses a revision recorded without its spec
         world = observe(name, get_runtime(recipe.runtime), store)
+        swap = swap_choice_of(recipe)
         desired = Desired(
             deployment=name, spec_hash=spec.spec_hash(), checkpoint=checkpoint.key,
             quantized=checkpoint.is_quantized, recipe_hash=revision.recipe_hash,
-            **_strategy(recipe, swap_choice_of(recipe)),
+            **_strategy(recipe, swap), **desired_front(recipe, spec, world.previous),
         )  # fmt: skip
         plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": True}))
         result = ApplyResult(deployment=name, plan=plan, spec=spec, checkpoint=checkpoint)
         report(str(plan))
-        execute(Run(recipe, None, world, store, result, report))
+        execute(Run(recipe, None, world, store, result, report, front=front_of(recipe, result)))
     return result
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from deployctl import settings
 from deployctl.errors import RuntimeUnavailable, StateError, unknown_deployment
 from deployctl.instance import Handle
-from deployctl.observe import instance_health
+from deployctl.observe import HEALTH_PROBE_TIMEOUT_S, instance_health
 from deployctl.runtimes.registry import find_everywhere, runtime_for
 from deployctl.state import DeploymentState, StateStore
 
@@ -59,6 +59,7 @@ def deployment_status(
     handles, unreachable = find_everywhere(name)
     notes = [f"{kind.value}: {reason}" for kind, reason in unreachable.items()]
     rows = [_row(state.handle, state) for state in states]
+    rows += [row for state in states if (row := _front_row(state)) is not None]
     known = {(state.handle.runtime, state.handle.id) for state in states}
     rows += [_row(handle, None) for handle in handles if (handle.runtime, handle.id) not in known]
     if name and not rows:
@@ -85,6 +86,12 @@ def destroy_deployment(name: str, store: StateStore | None = None) -> DestroyRes
         for handle in handles:
             runtime_for(handle).remove(handle)
             removed.append(handle.name)
+        from deployctl.front.haproxy import HaproxyFront, front_name
+
+        front = HaproxyFront(name)
+        if front.record() is not None:
+            front.remove()
+            removed.append(front_name(name))
         deleted = store.delete(name)
         remove_generated_files(name)
     return DestroyResult(deployment=name, removed=tuple(removed), state_deleted=deleted)
@@ -98,6 +105,27 @@ def remove_generated_files(deployment: str) -> None:
 
     if folder.is_dir() and not (folder / RECORD_FILE).exists():
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _front_row(state: DeploymentState) -> StatusRow | None:
+    """The deployment's front, when it has one: its public address and whether it answers there."""
+    from deployctl.front.haproxy import HaproxyFront, front_name
+
+    seen = HaproxyFront(state.name).observe()
+    if seen is None:
+        return None
+    healthy = None
+    if seen.running:
+        from deployctl.serve.health import probe
+
+        healthy = probe((seen.public_url or "") + state.spec.health_path, timeout_s=HEALTH_PROBE_TIMEOUT_S) == 200
+    upstreams = ", ".join(seen.upstreams) or "none (503)"
+    return StatusRow(
+        deployment=state.name, instance=front_name(state.name), runtime="process", role="front",
+        phase="running" if seen.running else "exited", healthy=healthy,
+        endpoint=f"{seen.public_url} → {upstreams}", engine="haproxy", in_state=True,
+        updated_at=state.updated_at,
+    )  # fmt: skip
 
 
 def _row(handle: Handle, state: DeploymentState | None) -> StatusRow:

@@ -66,6 +66,9 @@ class EngineFacts(StrictModel):
     """One row of data/engines.yaml (see the file's header for the meaning of each rule)."""
 
     name: str
+    module: str | None = Field(
+        None, description="the module exporting ENGINE (deployctl.engines.vllm); None: registered at run time"
+    )
     display_name: str = Field(..., description="how messages name it: vLLM, TensorRT-LLM")
     image: str
     version: str

@@ -30,6 +30,8 @@ from typing import Protocol
 from deployctl import settings
 from deployctl.apply_result import ApplyResult
 from deployctl.errors import DeployctlError, UsageError
+from deployctl.front.cutover import Front, serve_from
+from deployctl.front.steps import blue_green_through_front, front_steps, hold_front, serve_through_front
 from deployctl.instance import Handle, instance_name
 from deployctl.launch_spec import LaunchSpec
 from deployctl.observe import World
@@ -81,6 +83,7 @@ class Run:
     report: Reporter
     wait_healthy: WaitHealthy = field(default=wait_until_healthy)
     smoke: SmokeTest = field(default=smoke_recipe)
+    front: Front | None = None  # the front that owns the public port (docs/front.md), when the recipe has one
 
     @property
     def spec(self) -> LaunchSpec:
@@ -105,6 +108,7 @@ def execute(run: Run) -> None:
     run.result.changed = plan.has_changes
     op = plan.engine_operation
     recorded = handles.get(run.world.observed.recorded_instance or "")
+    front_steps(run, plan, recorded)
     if op.kind is OperationKind.CREATE:
         _remove_orphans(run, [handles[name] for name in plan.orphans])
         _serve_verified(run, lambda: _launch(run), discard_on_failure=True)
@@ -114,13 +118,15 @@ def execute(run: Run) -> None:
         _attach(run, recorded)
     _remove_orphans(run, [handles[name] for name in plan.orphans])
     if op.kind in (OperationKind.KEEP, OperationKind.ATTACH):
-        run.result.endpoint = recorded.endpoint
+        run.result.endpoint = run.front.spec.public_url if run.front else recorded.endpoint
         if any(o.kind is OperationKind.RECORD for o in plan.operations):
             record(run, recorded)
         return
     if op.kind is OperationKind.RESTART:
         runtime.stop(recorded, timeout=DEFAULT_STOP_TIMEOUT_S)  # a no-op when it is stopped already
         _serve_verified(run, lambda: runtime.start(recorded), discard_on_failure=False)
+    elif op.kind is OperationKind.BLUE_GREEN and run.front:
+        blue_green_through_front(run, recorded)
     elif op.kind is OperationKind.BLUE_GREEN:
         _blue_green(run, recorded)
     else:
@@ -147,8 +153,8 @@ def _remove_orphans(run: Run, orphans: list[Handle]) -> None:
 def _replace(run: Run, old: Handle) -> None:
     """Stop the old engine (kept), start the new one; restore the old on any failure."""
     runtime = run.runtime
+    stopped_at = hold_front(run) if run.front else time.perf_counter()
     run.report(f"stopping {old.name} (kept until the new engine passes its smoke test)")
-    stopped_at = time.perf_counter()
     runtime.stop(old, timeout=DEFAULT_STOP_TIMEOUT_S)
     pause("stopped")
     try:
@@ -156,6 +162,8 @@ def _replace(run: Run, old: Handle) -> None:
     except BaseException as failure:
         _restore(run, old, stopped_at, failure)
         raise
+    if run.front:  # until the front routes to the new engine (after its smoke test)
+        run.result.downtime_s = time.perf_counter() - stopped_at
     run.report(f"retiring {old.name}")
     runtime.remove(old)
 
@@ -231,7 +239,10 @@ def _verified(
 
 
 def _attach(run: Run, handle: Handle) -> None:
-    """On `serve.network`, answer there under the deployment's name (a no-op when it does already)."""
+    """On `serve.network`, answer there under the deployment's name (a no-op when it does already);
+    behind a front, the front sends every request to `handle`."""
+    if run.front:
+        serve_through_front(run, handle)
     if run.spec.service_network:
         run.network_runtime().attach(handle, run.spec.service_network, run.spec.deployment)
 
@@ -255,6 +266,7 @@ def record(run: Run, handle: Handle) -> None:
         spec=run.spec,
         handle=handle,
         timings=run.result.timings,
+        endpoint=run.front.spec.public_url if run.front else None,
     )
     run.store.save(state)
 
@@ -276,6 +288,8 @@ def _restore(run: Run, old: Handle, stopped_at: float, failure: BaseException) -
     run.wait_healthy(runtime, restored, previous.spec, deadline_s=previous.spec.startup_budget_s)
     if previous.spec.service_network:
         run.network_runtime().attach(restored, previous.spec.service_network, previous.spec.deployment)
+    if run.front:
+        serve_from(run.front, restored)
     down = time.perf_counter() - stopped_at
     run.report(f"{old.name} is serving again at {restored.endpoint} (endpoint down {down:.1f} s)")
     if restored.id != old.id:  # the process runtime starts a new pid: keep state pointing at it

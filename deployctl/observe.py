@@ -36,6 +36,13 @@ def instance_health(handle: Handle, health_path: str) -> bool:
     return probe(handle.endpoint + health_path, timeout_s=HEALTH_PROBE_TIMEOUT_S) == 200
 
 
+def observe_front(deployment: str, recorded: Handle | None) -> dict:
+    """The `Observed` fields about the deployment's front (docs/front.md), if it has one."""
+    from deployctl.front.observe import observe_front as front_fields
+
+    return front_fields(deployment, recorded)
+
+
 def observe(
     deployment: str, runtime: Runtime, store: StateStore, *, healthy: HealthProbe = instance_health
 ) -> World:
@@ -48,6 +55,7 @@ def observe(
         recorded_instance=recorded,
         recorded_recipe_hash=previous.recipe_hash if previous else None,
         instances=tuple(instances),
+        **observe_front(deployment, previous.handle if previous else None),
     )
     return World(runtime=runtime, previous=previous, handles=handles, observed=observed)
 

@@ -3,7 +3,8 @@ sleeps there, so a test can SIGKILL it at a known point of an apply or a swap.
 
 Steps (`PAUSE_STEPS`): `locked` (apply holds the lock), `checkpoint` (the checkpoint exists),
 `stopped` (replace stopped the old engine), `launched`, `smoked`, `attached` (blue-green put the new
-engine on the network), `recorded` (state names the new engine).
+engine on the network), `switched` (blue-green through the front sends new requests to the new
+engine), `recorded` (state names the new engine).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import time
 
 PAUSE_ENV = "DEPLOYCTL_TEST_PAUSE_AT"
-PAUSE_STEPS = ("locked", "checkpoint", "stopped", "launched", "smoked", "attached", "recorded")
+PAUSE_STEPS = ("locked", "checkpoint", "stopped", "launched", "smoked", "attached", "switched", "recorded")
 
 
 def pause(step: str) -> None:

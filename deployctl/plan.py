@@ -8,6 +8,11 @@ test last); every other instance labelled for the deployment is an orphan of an 
 (a new engine that never got recorded, an old one that was never retired) and is removed first,
 so it cannot hold the port or be mistaken for the served one. Nothing unlabelled is ever observed,
 so nothing deployctl did not create can appear in a plan.
+
+The front (docs/front.md), when the recipe has one, is reconciled the same way: one that is not
+running, runs with another configuration, or routes to anything but the recorded engine gets a
+`front` step; one the recipe no longer wants is removed. A front routing to an orphan (a swap killed
+after the switch) is pointed back at the recorded engine before the orphan goes.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ class OperationKind(str, Enum):
     KEEP = "keep"  # the recorded engine runs, answers, and matches the recipe
     RESTART = "restart"  # the recorded engine matches but is stopped or not answering: start it again
     RECORD = "record"  # the engine is kept; only settings outside it (smoke, swap) changed: update state
+    FRONT = "front"  # start the front, restart it with a new configuration, or point it at the recorded engine
+    REMOVE_FRONT = "remove-front"  # a front runs but the recipe has none
 
 
 ObservedPhase = Literal["running", "unhealthy", "exited", "missing"]
@@ -44,6 +51,16 @@ class Instance(BaseModel):
     spec_hash: str
     phase: ObservedPhase
     attached: bool | None = None  # on serve.network under the deployment's name; None: no network
+
+
+class FrontObserved(BaseModel):
+    """The deployment's front as observed: its process, the configuration it runs, where it routes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    running: bool
+    identity: str | None = None
+    upstreams: tuple[str, ...] = ()  # host:port of the engines it sends new requests to
 
 
 class Operation(BaseModel):
@@ -66,6 +83,8 @@ class Observed(BaseModel):
     recorded_recipe_hash: str | None = None
     instances: tuple[Instance, ...] = ()  # every labelled instance of the deployment
     checkpoint_cached: bool = False
+    front: FrontObserved | None = None  # None: no front recorded for the deployment
+    recorded_upstream: str | None = None  # host:port of the recorded engine (what its front should route to)
 
 
 class Desired(BaseModel):
@@ -81,6 +100,9 @@ class Desired(BaseModel):
     strategy: Literal["replace", "blue-green"] = "replace"  # how a changed engine is swapped in
     strategy_note: str = ""  # why that strategy, when the recipe has a say in it (serve.network)
     service: str | None = None  # "<name>:<port> on <network>": the address a blue-green swap moves
+    front: str | None = None  # "haproxy on <host>:<port>" when the recipe has a front
+    front_identity: str | None = None  # FrontSpec.identity() of the wanted front
+    expected_downtime: str = ""  # what a replace costs clients, e.g. "~12 s, the last engine start (503 ...)"
     calibration: str = ""  # where calibration runs, its estimate and why (calibration_placement.py)
 
 
@@ -130,14 +152,21 @@ def make_plan(desired: Desired, observed: Observed) -> Plan:
     a serving engine is put back on its network before an orphan holding its name there is removed."""
     ops = [_checkpoint_operation(desired, observed)]
     engine = _engine_operation(desired, observed)
+    front = _front_operation(desired, observed, engine)
     if engine.kind is OperationKind.ATTACH:
         ops.append(engine)
+    if front is not None and front.kind is OperationKind.FRONT and engine.kind in _SERVING:
+        ops.append(front)  # the recorded engine serves: route to it before any orphan goes
     for inst in observed.instances:
         if inst.name != observed.recorded_instance:
             cause = f"not in state ({inst.phase}, spec {inst.spec_hash})"
             ops.append(Operation(kind=OperationKind.REMOVE_ORPHAN, resource=inst.name, cause=cause))
+    if front is not None and front.kind is OperationKind.REMOVE_FRONT:
+        ops.append(front)  # it holds the public port the engine is about to bind
     if engine.kind is not OperationKind.ATTACH:
         ops.append(engine)
+    if front is not None and front.kind is OperationKind.FRONT and engine.kind not in _SERVING:
+        ops.append(front)
     if (
         engine.kind is OperationKind.KEEP
         and desired.recipe_hash
@@ -148,6 +177,33 @@ def make_plan(desired: Desired, observed: Observed) -> Plan:
         )
         ops.append(Operation(kind=OperationKind.RECORD, resource=f"state {desired.deployment}", cause=cause))
     return Plan(deployment=desired.deployment, operations=tuple(ops))
+
+
+_SERVING = (OperationKind.KEEP, OperationKind.BLUE_GREEN)  # engine steps during which the recorded one serves
+
+
+def _front_operation(desired: Desired, observed: Observed, engine: Operation) -> Operation | None:
+    """The front's step, or None when it runs as wanted (or there is none and none is wanted)."""
+    front = observed.front
+    if desired.front is None:
+        if front is not None:
+            return Operation(
+                kind=OperationKind.REMOVE_FRONT, resource=f"front {desired.deployment}",
+                cause="the recipe has no front (serve.front); the engine takes the public port again",
+            )  # fmt: skip
+        return None
+    resource = f"front {desired.front}"
+    if front is None or not front.running:
+        why = "not running" if front is None else "its process is gone"
+        return Operation(kind=OperationKind.FRONT, resource=resource, cause=f"{why}: start it")
+    if front.identity != desired.front_identity:
+        cause = f"runs configuration {front.identity}, the recipe wants {desired.front_identity}: restart it"
+        return Operation(kind=OperationKind.FRONT, resource=resource, cause=cause)
+    if engine.kind in _SERVING and front.upstreams != (observed.recorded_upstream,):
+        routes = ", ".join(front.upstreams) or "nothing (503)"
+        cause = f"routes to {routes}, not the recorded engine at {observed.recorded_upstream}: switch it"
+        return Operation(kind=OperationKind.FRONT, resource=resource, cause=cause)
+    return None
 
 
 def _checkpoint_operation(desired: Desired, observed: Observed) -> Operation:
@@ -193,12 +249,16 @@ def _engine_operation(desired: Desired, observed: Observed) -> Operation:
     target = desired.spec_hash or "the new checkpoint's spec"
     note = f"; {desired.strategy_note}" if desired.strategy_note else ""
     if desired.strategy == "blue-green" and recorded.phase == "running":
+        moves = f"the front {desired.front} switches" if desired.front else f"{desired.service} moves"
         return Operation(
             kind=OperationKind.BLUE_GREEN,
             resource=engine,
             cause=f"spec {recorded.spec_hash} → {target} (the new engine starts beside {recorded.name}, "
-            f"which serves until the new one passes its smoke test and {desired.service} moves to it){note}",
+            f"which serves until the new one passes its smoke test and {moves} to it){note}; "
+            "expected downtime 0 s",
         )
+    if desired.expected_downtime:
+        note += f"; expected downtime {desired.expected_downtime}"
     kept = (
         "stopped now, restarted if the new one fails"
         if recorded.phase == "exited"

@@ -101,6 +101,7 @@ class DeploymentState(StrictModel):
         handle: Handle,
         timings: dict[str, float] | None = None,
         smoke: SmokeReport | None = None,
+        endpoint: str | None = None,
     ) -> DeploymentState:
         """The state after a successful apply: `previous` carried forward, this revision appended.
 
@@ -131,7 +132,7 @@ class DeploymentState(StrictModel):
             checkpoint_path=str(checkpoint.path),
             spec=spec,
             handle=handle,
-            endpoint=handle.endpoint,
+            endpoint=endpoint or handle.endpoint,  # a front's public URL, when one owns the port
             smoke=smoke,
             timings=dict(timings or {}),
             created_at=previous.created_at if previous else at,

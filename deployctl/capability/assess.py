@@ -99,7 +99,7 @@ def assess(
 
 def feature_findings(recipe: Recipe, engine: EngineName, gpu: GpuInfo, gpu_count: int) -> list[Finding]:
     present = {
-        "api_key": recipe.serve.api_key_env is not None,
+        "api_key": recipe.serve.api_key_env is not None and not recipe.has_front,  # the front checks it
         "bfloat16": recipe.engine.dtype == "bfloat16",
         "tensor_parallel": gpu_count > 1,
     }

@@ -18,8 +18,10 @@ in data/engines.yaml names its rule (`two_engines`):
   full-length sequence each).
 
 The runtime side: the endpoint that moves is a name on a container network (`serve.network`), which
-Docker and Podman can re-point at another container with no proxy; a published host port cannot be
-(the engine that holds it must release it first), and a local process cannot hand its port over.
+Docker and Podman can re-point at another container with no proxy, or the upstream of the front
+(`serve.front: haproxy`, docs/front.md), which owns the public port while each engine listens on a
+loopback port of its own. Without either, a published host port cannot move (the engine that holds
+it must release it first), and a local process cannot hand its port over.
 """
 
 from __future__ import annotations
@@ -40,14 +42,19 @@ def choose_swap(
     recipe: Recipe, gpu: GpuInfo, shape: ModelShape | None, memory: MemoryEstimate | None
 ) -> tuple[SwapChoice, list[Finding]]:
     """The choice, and findings that reject what the recipe asked for but cannot have."""
-    findings = _network_findings(recipe)
+    findings = _network_findings(recipe) + _front_findings(recipe)
     asked = recipe.serve.swap
     if asked == "replace":
         return SwapChoice(strategy="replace", reason="serve.swap: replace"), findings
     blocker = _runtime_blocker(recipe) or _memory_blocker(recipe, gpu, shape, memory)
     if blocker is None:
         room = "host memory" if gpu.is_cpu else f"{gpu.name} memory"
-        why = f"two engines fit in {room}; {recipe.name} on {recipe.serve.network} moves to the new one"
+        moved = (
+            f"the front on {recipe.serve.host}:{recipe.serve.port} switches to the new one"
+            if recipe.has_front
+            else f"{recipe.name} on {recipe.serve.network} moves to the new one"
+        )
+        why = f"two engines fit in {room}; {moved}"
         return SwapChoice(strategy="blue-green", reason=why), findings
     reason, field, fix = blocker
     if asked == "blue-green":
@@ -78,12 +85,27 @@ def _network_findings(recipe: Recipe) -> list[Finding]:
     return []
 
 
+def _front_findings(recipe: Recipe) -> list[Finding]:
+    if not recipe.has_front or recipe.runtime.kind is RuntimeKind.PROCESS:
+        return []
+    return [
+        _rejected(
+            "serve.front: haproxy runs beside local engines only for now (runtime: process); with docker, "
+            "serve.network moves the endpoint between containers",
+            "serve.front",
+            "use runtime: process, or serve.network with serve.front: none",
+        )
+    ]
+
+
 def _runtime_blocker(recipe: Recipe) -> tuple[str, str, str] | None:
+    if recipe.has_front:
+        return None
     if recipe.runtime.kind is RuntimeKind.PROCESS:
         return (
-            "a local process cannot hand its port to another process",
+            "a local process cannot hand its port to another process, and no front owns the port",
             "serve.swap",
-            "use serve.swap: replace, or runtime: docker with serve.network",
+            "set serve.front: haproxy (needs `apt-get install haproxy`), or use serve.swap: replace",
         )
     if recipe.serve.network is None:
         return (

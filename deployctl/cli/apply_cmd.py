@@ -78,8 +78,8 @@ def _render(result) -> None:
         out.ok(f"{result.deployment} is serving at {where}")
     if "cutover" in result.timings:
         out.info(
-            f"blue-green: the name moved to the new engine in {result.timings['cutover'] * 1e3:.0f} ms; the old "
-            "engine served until then (downtime 0 for clients on the network)"
+            f"blue-green: the endpoint moved to the new engine in {result.timings['cutover'] * 1e3:.0f} ms; the "
+            "old engine served until then (downtime 0 for its clients)"
         )
     elif result.downtime_s is not None:
         out.info(

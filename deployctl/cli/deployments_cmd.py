@@ -60,16 +60,22 @@ def list_deployments() -> None:
             state.name,
             state.spec.engine,
             state.handle.runtime.value,
-            state.endpoint + (f"\n{service}" if service else ""),
+            state.endpoint + (f"\n{service}" if service else "") + _upstream_line(state),
             state.spec.image,
             updated,
         )
     data = [
         {"name": s.name, "engine": s.spec.engine, "runtime": s.handle.runtime.value, "endpoint": s.endpoint,
-         "service": service_url(s.spec), "image": s.spec.image, "updated_at": s.updated_at.isoformat()}
+         "service": service_url(s.spec), "image": s.spec.image, "updated_at": s.updated_at.isoformat(),
+         "upstream": s.handle.endpoint if s.handle.endpoint != s.endpoint else None}
         for s in states
     ]  # fmt: skip
     out.result(data, human=table if states else "No deployments.")
+
+
+def _upstream_line(state: Any) -> str:
+    """Behind a front (docs/front.md) the endpoint is the front's; the engine it routes to follows."""
+    return f"\nupstream {state.handle.endpoint}" if state.handle.endpoint != state.endpoint else ""
 
 
 def logs(

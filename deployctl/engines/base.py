@@ -86,7 +86,9 @@ def passthrough_env(recipe: Recipe) -> tuple[str, ...]:
 
 def listen_host(recipe: Recipe) -> str:
     """The address the engine binds. In a bridge container it must be every interface: publishing the
-    port on `serve.host` is what limits who can reach it from outside."""
+    port on `serve.host` is what limits who can reach it from outside. Behind a front: loopback only."""
+    if recipe.has_front:
+        return "127.0.0.1"
     if recipe.runtime.kind is RuntimeKind.PROCESS or recipe.runtime.network == "host":
         return recipe.serve.host
     return "0.0.0.0"
@@ -107,7 +109,10 @@ def served_port(recipe: Recipe) -> tuple[int, int]:
 
     On `serve.network` clients reach `<name>:<serve.port>`, so the engine listens on serve.port and
     the published port is 0: a loopback port the runtime picks per instance (two instances of one
-    deployment run side by side during a blue-green swap)."""
+    deployment run side by side during a blue-green swap). Behind a front (a local process) the same:
+    the runtime picks a loopback port per instance and the front owns serve.port."""
+    if recipe.has_front:
+        return 0, 0
     if recipe.runtime.kind is RuntimeKind.PROCESS or recipe.runtime.network == "host":
         return recipe.serve.port, recipe.serve.port
     if recipe.serve.network:
@@ -122,8 +127,9 @@ def listen_port(recipe: Recipe, placement: Placement) -> int:
 
 
 def published_host(recipe: Recipe) -> str:
-    """Where the port is published: on `serve.network` only deployctl's own checks use it."""
-    return "127.0.0.1" if recipe.serve.network else recipe.serve.host
+    """Where the port is published: on `serve.network` or behind a front only deployctl's own checks
+    (and the front) use it."""
+    return "127.0.0.1" if recipe.serve.network or recipe.has_front else recipe.serve.host
 
 
 def common_spec_fields(recipe: Recipe) -> dict[str, Any]:

@@ -1,24 +1,24 @@
-"""Engine name → adapter: one mapping, the built-ins registered like any other engine.
+"""Engine name → adapter. The built-ins are found like any other engine: each row of data/engines.yaml
+names the module that exports its `ENGINE`, so adding an engine is one module, one data row and its
+capability rows — no line here.
 
-An unknown name is an error listing the valid ones. `register_engine` adds an engine at run time
-(with its data row, when data/engines.yaml has none): what a plugin or a test does.
+An unknown name is an error listing the valid ones. `register_engine` adds an engine at run time (with its
+data row, when data/engines.yaml has none): what a plugin or a test does. Modules are imported when an
+engine is first asked for, so judging a vLLM recipe never imports the SGLang adapter.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from deployctl.checkpoint import Checkpoint
-from deployctl.engine_facts import EngineFacts, register_facts, unregister_facts
-from deployctl.engines import transformers, trtllm, vllm
+from deployctl.engine_facts import EngineFacts, engine_facts, register_facts, unregister_facts
 from deployctl.engines.base import Engine, Placement
 from deployctl.errors import UsageError
 from deployctl.launch_spec import LaunchSpec
 from deployctl.recipe.model import Recipe
 
-ENGINES: dict[str, Engine] = {
-    vllm.ENGINE.name: vllm.ENGINE,
-    trtllm.ENGINE.name: trtllm.ENGINE,
-    transformers.ENGINE.name: transformers.ENGINE,
-}
+_LOADED: dict[str, Engine] = {}
 
 
 def register_engine(engine: Engine, facts: EngineFacts | None = None) -> None:
@@ -27,21 +27,31 @@ def register_engine(engine: Engine, facts: EngineFacts | None = None) -> None:
         if facts.name != engine.name:
             raise UsageError(f"the data row is for {facts.name!r}, the engine is {engine.name!r}")
         register_facts(facts)
-    ENGINES[engine.name] = engine
+    _LOADED[engine.name] = engine
 
 
 def unregister_engine(name: str) -> None:
     """Forget an engine registered at run time (and its data row)."""
-    ENGINES.pop(name, None)
+    _LOADED.pop(name, None)
     unregister_facts(name)
 
 
 def get_engine(name: str) -> Engine:
-    if name not in ENGINES:
+    """The adapter for `name`, imported from the module its data row names on first use."""
+    if name in _LOADED:
+        return _LOADED[name]
+    facts = engine_facts(name)  # an unknown name raises here, listing the known ones
+    if facts.module is None:
         raise UsageError(
-            f"unknown engine {name!r}", hint=f"known engines: {', '.join(ENGINES)}", field="engine.name"
+            f"engine {name!r} has a data row but no adapter",
+            hint="name the module that exports ENGINE in its row (module: ...) or call register_engine",
+            field="engine.name",
         )
-    return ENGINES[name]
+    engine = importlib.import_module(facts.module).ENGINE
+    if engine.name != name:
+        raise UsageError(f"module {facts.module} exports engine {engine.name!r}, its data row says {name!r}")
+    _LOADED[name] = engine
+    return engine
 
 
 def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:

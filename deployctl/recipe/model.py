@@ -276,6 +276,13 @@ class ServeSpec(StrictModel):
         "retire the old one (no downtime; needs runtime docker, serve.network, and memory for two "
         "engines). auto: blue-green where all of that holds, else replace",
     )
+    front: Literal["auto", "haproxy", "none"] = Field(
+        "auto",
+        description="A reverse proxy that owns serve.host:serve.port while engines listen on loopback ports "
+        "of their own, so a swap moves the upstream instead of the port (docs/front.md). haproxy: always "
+        "(runtime process; HAProxy must be installed). none: the engine binds serve.port itself. auto: "
+        "haproxy when the runtime is process, serve.swap is not replace and haproxy is installed",
+    )
     network: str | None = Field(
         None,
         pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]{0,62}$",
@@ -323,6 +330,11 @@ class Recipe(StrictModel):
     @property
     def served_name(self) -> str:
         return self.serve.served_name or self.name
+
+    @property
+    def has_front(self) -> bool:
+        """A front owns the public port (only once `apply` resolved `serve.front: auto`)."""
+        return self.serve.front == "haproxy"
 
 
 def _looks_secret_name(key: str) -> bool:

@@ -15,6 +15,8 @@
   later deployctl run can find, restart and stop it. A pid counts as ours only while its start time
   matches the record, so a recycled pid is never signalled.
 - stop: SIGTERM to the whole group, SIGKILL to the group after the timeout.
+- port: a spec with `port` 0 (an engine behind a front) gets a free loopback port at launch, put in
+  place of the `--port 0` its argv carries, and keeps it when started again (the front points there).
 
 Linux only (reads /proc).
 """
@@ -48,6 +50,7 @@ from deployctl.recipe.model import RuntimeKind, RuntimeSpec
 from deployctl.runtimes.base import (
     DEFAULT_STOP_TIMEOUT_S,
     ensure_port_free,
+    free_port,
     instance_dir,
     remove_instance_dir,
 )
@@ -87,6 +90,7 @@ class ProcessRecord(BaseModel):
     endpoint: str
     log_path: str
     started_at: str
+    port: int | None = None  # the port picked at launch for a spec whose port is 0
 
     def handle(self) -> Handle:
         return Handle(
@@ -154,7 +158,7 @@ class ProcessRuntime:
             return record.handle()
         spec = LaunchSpec.model_validate(record.spec)
         return _spawn(
-            spec, name=record.name, role=record.role, python=record.python, fresh_log=False
+            spec, name=record.name, role=record.role, python=record.python, fresh_log=False, port=record.port
         ).handle()
 
     def remove(self, handle: Handle) -> None:
@@ -195,14 +199,20 @@ def resolve_argv(spec: LaunchSpec, python: str | None) -> tuple[str, ...]:
     return (program, *spec.program[1:], *spec.args)
 
 
-def _spawn(spec: LaunchSpec, *, name: str, role: str, python: str | None, fresh_log: bool) -> ProcessRecord:
+def _spawn(
+    spec: LaunchSpec, *, name: str, role: str, python: str | None, fresh_log: bool, port: int | None = None
+) -> ProcessRecord:
     argv = resolve_argv(spec, python)
+    picked = None
+    if spec.port == 0:
+        picked = port or free_port(spec.host)
+        argv = on_port(argv, picked)
     env = {k: os.environ[k] for k in BASE_ENV if k in os.environ}
     env.update(engine_environment(spec))
     env.setdefault("PYTHONUNBUFFERED", "1")  # log lines appear as they are written
     token = secrets.token_hex(8)
     env[TOKEN_VARIABLE] = token
-    ensure_port_free(spec.host, spec.port)
+    ensure_port_free(spec.host, picked or spec.port)
     folder = instance_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
     for generated in spec.files:
@@ -233,12 +243,23 @@ def _spawn(spec: LaunchSpec, *, name: str, role: str, python: str | None, fresh_
         python=python,
         spec=spec.model_dump(mode="json"),
         labels=spec.labels(role),
-        endpoint=endpoint_url(spec),
+        endpoint=endpoint_url(spec, picked),
         log_path=str(log_path),
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        port=picked,
     )
     atomic_write_text(folder / RECORD_FILE, record.model_dump_json(indent=2))
     return record
+
+
+def on_port(argv: tuple[str, ...], port: int) -> tuple[str, ...]:
+    """`argv` with its `--port 0` (every engine adapter's flag, engines/*.py) set to `port`."""
+    words = list(argv)
+    for i, word in enumerate(words[:-1]):
+        if word == "--port" and words[i + 1] == "0":
+            words[i + 1] = str(port)
+            return tuple(words)
+    raise DeployctlError(f"the engine's command line has no `--port 0` to set to {port}: {' '.join(argv[:3])} ...")
 
 
 def _load_record(name: str) -> ProcessRecord | None:

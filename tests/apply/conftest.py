@@ -82,7 +82,7 @@ def recipes(tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path], f
             "gpu": "cpu",
             "engine": {"name": "transformers", "dtype": dtype},
             "runtime": {"kind": "process", "python": sys.executable},
-            "serve": {"host": "127.0.0.1", "port": port, "health_timeout_s": 120},
+            "serve": {"host": "127.0.0.1", "port": port, "health_timeout_s": 120, "front": "none"},
             "smoke": {"prompt": "Say hello.", "max_tokens": 8},
         }
         return write_recipe(folder / f"{key}.yaml", data, changes)

@@ -15,7 +15,7 @@ def test_capabilities_json_lists_verdicts_for_the_chosen_gpu():
     result = run_cli("--json", "capabilities", "--gpu", "rtx-4090", "--format", "nvfp4", "--kv", "none")
     assert result.exit_code == 0, result.output
     rows = {row["engine"]: row["level"] for row in json.loads(result.stdout)}
-    assert rows == {"trtllm": "rejected", "vllm": "fallback", "transformers": "rejected"}
+    assert rows == {"trtllm": "rejected", "vllm": "fallback", "transformers": "rejected", "sglang": "fallback"}
 
 
 def test_capabilities_table_shows_reasons_for_one_gpu():
@@ -36,7 +36,7 @@ def test_capabilities_matrix_has_one_column_per_default_gpu():
     ("args", "needle"),
     [
         (("capabilities", "--gpu", "H100 SMX"), "H100 SXM"),
-        (("capabilities", "--engine", "sglang"), "trtllm"),
+        (("capabilities", "--engine", "tgi"), "sglang"),
     ],
     ids=[
         "a misspelt GPU is a usage error suggesting the right name",

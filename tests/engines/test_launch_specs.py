@@ -65,6 +65,22 @@ GOLDEN = [
         {"gpu": "cpu", "engine": "transformers"}, "none", "none",
         "transformers serve /models/abc123 --host 0.0.0.0 --port 8000 --device cpu",
     ),
+    (
+        "sglang serves an fp8 checkpoint and KV cache with modelopt_fp8 and fp8_e4m3",
+        {"gpu": "H100 SXM", "engine": "sglang"}, "fp8", "fp8",
+        "sglang serve --model-path /models/abc123 --host 0.0.0.0 --port 8000 --served-model-name demo "
+        "--quantization modelopt_fp8 --kv-cache-dtype fp8_e4m3",
+    ),
+    (
+        "sglang gets tensor parallel, limits, its memory share and eager mode as its own flags",
+        {"gpu": {"type": "B200", "count": 2}, "engine": {"name": "sglang", "max_model_len": 8192,
+         "max_batch_size": 64, "max_num_tokens": 4096, "gpu_memory_utilization": 0.8, "enforce_eager": True}},
+        "nvfp4", "nvfp4",
+        "sglang serve --model-path /models/abc123 --host 0.0.0.0 --port 8000 --served-model-name demo "
+        "--quantization modelopt_fp4 --kv-cache-dtype nvfp4 --tp-size 2 --context-length 8192 "
+        "--max-running-requests 64 --chunked-prefill-size 4096 --mem-fraction-static 0.8 "
+        "--disable-prefill-cuda-graph --disable-decode-cuda-graph",
+    ),
 ]
 
 
@@ -129,3 +145,10 @@ def test_multi_gpu_passes_multicast_switches_through() -> None:
 def test_spec_hash_tracks_what_changes_the_engine(change: dict, changes_hash: bool) -> None:
     base = {"gpu": "H100 SXM", "engine": "vllm"}
     assert (spec_for(base).spec_hash() != spec_for({**base, **change}).spec_hash()) is changes_hash
+
+
+def test_sglang_module_form_runs_the_same_server_and_it_waits_on_its_generating_health_check() -> None:
+    spec = spec_for({"gpu": "H100 SXM", "engine": "sglang"}, "fp8", "none", runtime="process")
+    assert spec.python_argv("/venv/bin/python")[:3] == ("/venv/bin/python", "-m", "sglang.launch_server")
+    assert spec.args[:2] == ("--model-path", str(CKPT)) and spec.health_path == "/health"
+    assert "--api-key" not in spec.argv

@@ -42,11 +42,14 @@ input_hash() {
         sha256sum | cut -c1-16
 }
 
-# prune_old DIR PREFIX KEEP: remove DIR/PREFIX* except DIR/KEEP (superseded cache entries).
+# prune_old DIR PREFIX KEEP: remove superseded DIR/PREFIX* entries, except DIR/KEEP and entries used in
+# the last 6 hours: several clones of the project (branches with other dependency lists) may share this
+# cache on one machine, and removing the venv a running test session imports from breaks it mid-run.
 prune_old() {
     local dir=$1 prefix=$2 keep=$3 entry
     for entry in "$dir/$prefix"*; do
         [[ -e $entry && $(basename "$entry") != "$keep" ]] || continue
+        [[ -n $(find "$entry" -maxdepth 0 -mmin -360 2>/dev/null) ]] && continue
         log "removing superseded cache entry $entry"
         rm -rf -- "$entry"
     done

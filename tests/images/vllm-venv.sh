@@ -37,4 +37,5 @@ EOF
     touch "$venv/.complete"
     prune_old "$CI_CACHE" vllm-venv- "vllm-venv-$hash"
 fi
+touch -c "$venv"  # in use: prune_old keeps entries used in the last hours
 echo "$venv"

@@ -175,7 +175,7 @@ CASES = [
         Observed(recorded_instance=A, checkpoint_cached=True, instances=(on_network(A, "aaa"),)),
         """Plan for qwen:
   reuse-checkpoint  ck-base: base model, no quantization
-  blue-green        engine qwen: spec aaa → bbb (the new engine starts beside deployctl-qwen-aaa, which serves until the new one passes its smoke test and qwen:8000 on llm moves to it); two engines fit
+  blue-green        engine qwen: spec aaa → bbb (the new engine starts beside deployctl-qwen-aaa, which serves until the new one passes its smoke test and qwen:8000 on llm moves to it); two engines fit; expected downtime 0 s
   → changes to apply""",
     ),
     (

@@ -3,7 +3,8 @@
 Usage: python fake_engine.py PORT MODE  (binds 127.0.0.1 only; stdlib only, starts in ~50 ms)
 
 Modes: ok | models-late:SECONDS | hang | exit:CODE | print-env:NAME (prints it, exits 1) | no-usage | empty-text |
-bad-finish | stream-no-usage | too-many-tokens | needs-key:VALUE
+bad-finish | stream-no-usage | too-many-tokens | needs-key:VALUE | slow-stream:SECONDS (a pause before each
+streamed event, flushed as written: what a front must pass through unbuffered)
 """
 
 from __future__ import annotations
@@ -81,8 +82,14 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(200, payload)
 
     def stream(self, body: dict, text: str, finish: str) -> None:
+        chunked = MODE.startswith("slow-stream:")  # as uvicorn streams: HTTP/1.1 chunks, not a closed socket
+        if chunked:
+            self.protocol_version = "HTTP/1.1"
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Connection", "close")
         self.end_headers()
         base = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": body.get("model")}
         chunks = [
@@ -94,9 +101,16 @@ class Handler(BaseHTTPRequestHandler):
         if MODE != "stream-no-usage":  # the truncated stream: 200, early [DONE], no final chunk
             events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
             events.append({**base, "choices": [], "usage": usage(body)})
-        for event in events:
-            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
+        payloads = [f"data: {json.dumps(event)}\n\n".encode() for event in events] + [b"data: [DONE]\n\n"]
+        for payload in payloads:
+            if chunked:
+                time.sleep(float(MODE.split(":")[1]))
+                payload = b"%x\r\n%s\r\n" % (len(payload), payload)
+            self.wfile.write(payload)
+            self.wfile.flush()
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+            self.close_connection = True
 
 
 def main() -> None:
