@@ -101,6 +101,7 @@ def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) ->
         spec_hash=spec.spec_hash() if spec else None,
         checkpoint=checkpoint.key if checkpoint else recipe.model.display,
         quantized=quantized,
+        dummy_weights=recipe.model.dummy,
         quantize_cost="" if checkpoint else quantize_cost(recipe),
         missing_reason="" if checkpoint else missing_reason(recipe),
         recipe_hash=recipe_hash(recipe),
@@ -235,7 +236,7 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
         swap = swap_choice_of(recipe)
         desired = Desired(
             deployment=name, spec_hash=spec.spec_hash(), checkpoint=checkpoint.key,
-            quantized=checkpoint.is_quantized, recipe_hash=revision.recipe_hash,
+            quantized=checkpoint.is_quantized, dummy_weights=recipe.model.dummy, recipe_hash=revision.recipe_hash,
             **_strategy(recipe, swap), **desired_front(recipe, spec, world.previous),
         )  # fmt: skip
         plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": True}))

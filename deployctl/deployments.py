@@ -16,6 +16,7 @@ from deployctl import settings
 from deployctl.errors import RuntimeUnavailable, StateError, unknown_deployment
 from deployctl.instance import Handle
 from deployctl.observe import HEALTH_PROBE_TIMEOUT_S, instance_health
+from deployctl.recipe.model import dummy_weights_in
 from deployctl.runtimes.registry import find_everywhere, runtime_for
 from deployctl.state import DeploymentState, StateStore
 
@@ -31,6 +32,7 @@ class StatusRow:
     endpoint: str
     engine: str | None = None
     model: str | None = None
+    weights: str | None = None  # checkpoint, or dummy (engine-initialised); None without a state document
     exit_code: int | None = None
     in_state: bool = True  # False: found by label only (a candidate, or left over)
     updated_at: datetime | None = None
@@ -148,6 +150,7 @@ def _row(handle: Handle, state: DeploymentState | None) -> StatusRow:
         endpoint=handle.endpoint,
         engine=state.spec.engine if state else None,
         model=state.spec.engine_args.served_name if state else None,
+        weights=("dummy" if dummy_weights_in(state.recipe) else "checkpoint") if state else None,
         exit_code=exit_code,
         in_state=state is not None,
         updated_at=state.updated_at if state else None,

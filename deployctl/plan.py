@@ -94,6 +94,7 @@ class Desired(BaseModel):
     spec_hash: str | None  # None while the checkpoint is not known yet (cache miss)
     checkpoint: str
     quantized: bool
+    dummy_weights: bool = False  # model.weights: dummy: the engine initialises the weights
     quantize_cost: str = ""  # e.g. "~40 s as before"; shown on a cache miss
     missing_reason: str = ""  # what has to happen before the checkpoint exists (download, generate)
     recipe_hash: str | None = None
@@ -208,6 +209,9 @@ def _front_operation(desired: Desired, observed: Observed, engine: Operation) ->
 
 def _checkpoint_operation(desired: Desired, observed: Observed) -> Operation:
     resource = desired.checkpoint
+    if observed.checkpoint_cached and desired.dummy_weights:
+        cause = "config.json and tokenizer only: the engine initialises random weights (model.weights: dummy)"
+        return Operation(kind=OperationKind.REUSE_CHECKPOINT, resource=resource, cause=cause)
     if observed.checkpoint_cached:
         cause = "base model, no quantization" if not desired.quantized else "cache hit"
         return Operation(kind=OperationKind.REUSE_CHECKPOINT, resource=resource, cause=cause)

@@ -19,6 +19,8 @@ class Target:
     api_key_env: str | None = None
     gpu: str | None = None
     checkpoint: Path | None = None
+    gpu_count: int = 1  # tensor parallel: each GPU reads its share of the weights per token
+    dummy_weights: bool = False  # engine-initialised: no weight files, the size comes from the shape
 
 
 def resolve_target(name_or_url: str) -> Target:
@@ -40,6 +42,8 @@ def _from_state(name: str) -> Target:
         raise unknown_deployment(
             name, hint="`deployctl list` shows deployments; or pass the endpoint URL, e.g. http://127.0.0.1:8000"
         )
+    from deployctl.recipe.model import dummy_weights_in
+
     gpu = (record.recipe.get("gpu") or {}).get("type")
     return Target(
         base_url=v1_url(record.endpoint),
@@ -47,7 +51,25 @@ def _from_state(name: str) -> Target:
         api_key_env=record.spec.api_key_env,
         gpu=gpu if gpu not in (None, "auto", "cpu") else None,
         checkpoint=Path(record.checkpoint_path),
+        gpu_count=max(1, record.spec.engine_args.tensor_parallel_size or 1),
+        dummy_weights=dummy_weights_in(record.recipe),
     )
+
+
+def model_bytes_of(target: Target) -> int | None:
+    """Bytes read per decoded token: the weight files, or for dummy weights the bf16 size of the shape."""
+    if target.checkpoint is None or not target.checkpoint.is_dir():
+        return None
+    if target.dummy_weights:
+        from deployctl.capability.memory import weights_bytes as shape_bytes
+        from deployctl.capability.shapes import shape_from_config_file
+        from deployctl.recipe.model import QuantFormat
+
+        shape = shape_from_config_file(target.checkpoint / "config.json")
+        return shape_bytes(shape, QuantFormat.NONE) if shape else None
+    from deployctl.bench.roofline import weights_bytes
+
+    return weights_bytes(target.checkpoint) or None
 
 
 def first_model(base_url: str, api_key: str) -> str:
@@ -66,11 +88,12 @@ def first_model(base_url: str, api_key: str) -> str:
     return models.data[0].id
 
 
-def bandwidth_for(gpu: str | None) -> float | None:
-    """Datasheet memory bandwidth (GB/s) from the GPU catalogue, when the GPU is known."""
+def bandwidth_for(gpu: str | None, count: int = 1) -> float | None:
+    """Datasheet memory bandwidth (GB/s) of `count` such GPUs from the catalogue, when the GPU is known:
+    tensor-parallel ranks read their shares of the weights at the same time."""
     if not gpu:
         return None
     from deployctl.capability.catalogue import find_gpu
 
     info = find_gpu(gpu)
-    return info.bandwidth_gb_s if info else None
+    return info.bandwidth_gb_s * count if info else None

@@ -75,6 +75,7 @@ def assess(
     """Every finding for the recipe run as `combo` on `gpu_count` × `gpu`, and the memory estimate."""
     findings = table_findings(combo, gpu)
     findings += feature_findings(recipe, combo.engine, gpu, gpu_count)
+    findings += dummy_weights_findings(recipe, combo)
     if shape is None:
         findings.append(_skipped_memory(recipe, gpu))
         return findings, None
@@ -102,13 +103,38 @@ def feature_findings(recipe: Recipe, engine: EngineName, gpu: GpuInfo, gpu_count
         "api_key": recipe.serve.api_key_env is not None and not recipe.has_front,  # the front checks it
         "bfloat16": recipe.engine.dtype == "bfloat16",
         "tensor_parallel": gpu_count > 1,
+        "dummy_weights": recipe.model.dummy,
     }
-    subjects = {"api_key": "api-key", "bfloat16": "dtype", "tensor_parallel": "parallelism"}
+    subjects = {
+        "api_key": "api-key",
+        "bfloat16": "dtype",
+        "tensor_parallel": "parallelism",
+        "dummy_weights": "weights",
+    }
     return [
         _finding(subjects[feature], row, row.field)
         for feature, on in present.items()
         if on
         for row in feature_rows(feature, engine, gpu.arch)
+    ]
+
+
+def dummy_weights_findings(recipe: Recipe, combo: Combination) -> list[Finding]:
+    """Engine-initialised weights cannot be quantized: Model Optimizer calibrates real weights."""
+    if not recipe.model.dummy or (combo.weights is QuantFormat.NONE and combo.kv is KvCacheFormat.NONE):
+        return []
+    field = "quantization.format" if combo.weights is not QuantFormat.NONE else "quantization.kv_cache"
+    return [
+        Finding(
+            subject="weights",
+            level=Level.REJECTED,
+            reason="model.weights: dummy has no weights to quantize: Model Optimizer calibrates the real "
+            "weights, and the engine would make new random ones anyway",
+            source="deployctl (model.weights: dummy; the quantize step loads the checkpoint's weights)",
+            field=field,
+            fix="set quantization: none (the engine initialises weights in the model's own dtype), or drop "
+            "model.weights: dummy and give the real weights to quantize",
+        )
     ]
 
 

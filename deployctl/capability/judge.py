@@ -16,6 +16,7 @@ from deployctl.capability.shapes import ModelShape, resolve_shape
 from deployctl.capability.swap_strategy import choose_swap
 from deployctl.capability.table import Level
 from deployctl.capability.verdict import Alternative, Finding, Verdict
+from deployctl.engine_facts import engine_facts
 from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe
 
 MAX_ALTERNATIVES = 4
@@ -145,6 +146,8 @@ def _try(
     recipe: Recipe, combo: Combination, gpu: GpuInfo, count: int, shape: ModelShape | None
 ) -> Alternative | None:
     """An Alternative when the combination would work, possibly with a shorter max_model_len."""
+    if engine_facts(combo.engine).development_engine and not gpu.is_cpu:
+        return None  # judged when a recipe names it; never offered as the way to serve a model on a GPU
     findings, _memory = assess(recipe, combo, gpu, count, shape)
     rejected = [f for f in findings if f.level is Level.REJECTED]
     note = None

@@ -93,7 +93,7 @@ class CalibrationRow(_Row):
 class FeatureRow(_Row):
     """A recipe feature (api_key, bfloat16, ...) on an engine and architecture → a finding on `field`."""
 
-    feature: Literal["api_key", "bfloat16", "tensor_parallel"]
+    feature: Literal["api_key", "bfloat16", "tensor_parallel", "dummy_weights"]
     engines: tuple[EngineName, ...]
     arch: ArchSpec
     field: str

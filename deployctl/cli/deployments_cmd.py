@@ -39,9 +39,8 @@ def status(name: str | None = typer.Argument(None, help="Deployment name (defaul
         if not row.in_state:
             state += " (no state)"
         health = {True: "[green]healthy[/]", False: "[red]unhealthy[/]", None: "-"}[row.healthy]
-        table.add_row(
-            row.deployment, row.instance, row.runtime, state, health, row.endpoint, row.engine or "-"
-        )
+        engine = (row.engine or "-") + (" (dummy weights)" if row.weights == "dummy" else "")
+        table.add_row(row.deployment, row.instance, row.runtime, state, health, row.endpoint, engine)
     out.result([row.as_dict() for row in rows], human=table if rows else "No deployments.")
 
 
@@ -113,6 +112,7 @@ def smoke(
         prompt=where.prompt,
         max_tokens=max_tokens or where.max_tokens,
         timeout_s=where.timeout_s,
+        require_text=where.require_text,
     )
     table = _table("check", "latency ms", "prompt tok", "completion tok", "finish", "text")
     for check in report.checks:
@@ -167,6 +167,7 @@ class _SmokeTarget:
     max_tokens: int = 16
     timeout_s: float = 120
     api_key_env: str | None = None
+    require_text: bool = True  # False for dummy weights: usage counts only
 
 
 def _smoke_target(target: str) -> _SmokeTarget:
@@ -178,10 +179,13 @@ def _smoke_target(target: str) -> _SmokeTarget:
     state = StateStore().load(target)
     if state is None:
         raise unknown_deployment(target, hint="give a deployment name from `deployctl list`, or a URL")
+    from deployctl.recipe.model import dummy_weights_in
+
     recipe_smoke = state.recipe.get("smoke", {})
     return _SmokeTarget(
         base_url=state.endpoint,
         model=state.spec.engine_args.served_name,
         api_key_env=state.spec.api_key_env,
+        require_text=not dummy_weights_in(state.recipe),
         **{k: recipe_smoke[k] for k in ("prompt", "max_tokens", "timeout_s") if k in recipe_smoke},
     )

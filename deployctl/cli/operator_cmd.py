@@ -85,7 +85,8 @@ def bench(
     timeout: Annotated[float, typer.Option(help="Per request timeout (seconds).")] = 120.0,
     api_key_env: Annotated[str | None, typer.Option(help="NAME of the variable holding the API key.")] = None,
     gpu: Annotated[
-        str | None, typer.Option(help="GPU name for the roofline's bandwidth (catalogue lookup).")
+        str | None,
+        typer.Option(help="GPU name for the roofline's bandwidth (catalogue; × a deployment's tensor-parallel GPUs)."),
     ] = None,
     bandwidth_gbps: Annotated[
         float | None, typer.Option(help="Memory bandwidth in GB/s (overrides --gpu).")
@@ -98,9 +99,8 @@ def bench(
     ] = None,
 ) -> None:
     """Load an OpenAI-compatible endpoint; report TTFT, TPOT, ITL, E2EL, throughput (vLLM's names)."""
-    from deployctl.bench.roofline import weights_bytes
     from deployctl.bench.run import BenchConfig, run_bench
-    from deployctl.bench.target import bandwidth_for, first_model, resolve_target
+    from deployctl.bench.target import bandwidth_for, first_model, model_bytes_of, resolve_target
 
     where = resolve_target(target)
     key_env = api_key_env or where.api_key_env
@@ -120,12 +120,12 @@ def bench(
         request_timeout_s=timeout,
         api_key_env=key_env,
     )
-    bandwidth = bandwidth_gbps or bandwidth_for(gpu or where.gpu)
-    size = model_bytes or (
-        weights_bytes(where.checkpoint) if where.checkpoint and where.checkpoint.is_dir() else None
-    )
+    bandwidth = bandwidth_gbps or bandwidth_for(gpu or where.gpu, where.gpu_count)
+    size = model_bytes or model_bytes_of(where)
     result = run_bench(config, bandwidth_gb_s=bandwidth, model_bytes=size, report=out.step)
     data = result.model_dump(mode="json")
+    if where.dummy_weights:
+        data["weights"] = "dummy"  # engine-initialised: speed and memory are real, the text is noise
     if output:
         atomic_write_text(output, json.dumps(data, indent=2) + "\n")
         out.ok(f"report written to {output}")
@@ -220,7 +220,8 @@ def _bench_table(data: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.table import Table
 
-    rates = Table(title=f"{data['model']} @ {data['target']}")
+    dummy = " (dummy weights)" if data.get("weights") == "dummy" else ""
+    rates = Table(title=f"{data['model']} @ {data['target']}{dummy}")
     for column in ("concurrency", "completed", "failed", "requests/s", "output tok/s", "total tok/s"):
         rates.add_column(column, justify="right")
     latency = Table(caption=_caption(data))

@@ -10,6 +10,11 @@ NVIDIA/TensorRT-LLM `tensorrt_llm/commands/serve.py` @ 00209af1 (1.3.0rc line; `
 - KV-cache dtype has no flag: `kv_cache_config: {dtype: fp8}` in the options YAML
   (https://nvidia.github.io/TensorRT-LLM/llm-api/reference/KvCacheConfig.html; `dtype` default 'auto'
   follows the checkpoint's `kv_cache_quant_algo`).
+- Weights the engine initialises (recipe `model.weights: dummy`) have no flag either: `load_format: dummy` in
+  the options YAML. tensorrt_llm/llmapi/llm_args.py `TorchLlmArgs.load_format` (PyTorch backend) has a
+  before-validator `convert_load_format` that maps "dummy" to `LoadFormat.DUMMY`, and
+  tensorrt_llm/_torch/pyexecutor/model_loader.py `ModelLoader.load` @ 004b733e then calls
+  `initialize_dummy_weights(model)` instead of `checkpoint_loader.load_weights` (only config.json is read).
 - No served-name and no API-key option exist (TRT-LLM issue 9950): clients use the model id from
   `/v1/models`, and the capability table refuses `api_key_env` with trtllm.
 - Health: `GET /health` (tensorrt_llm/serve/openai_server.py @ 00057725, `register_routes`).
@@ -43,7 +48,10 @@ def extra_options(recipe: Recipe, checkpoint: Checkpoint) -> dict[str, Any]:
         kv_cache["dtype"] = dtype
     if recipe.engine.gpu_memory_utilization is not None:
         kv_cache["free_gpu_memory_fraction"] = recipe.engine.gpu_memory_utilization
-    return {"kv_cache_config": kv_cache} if kv_cache else {}
+    options: dict[str, object] = {"kv_cache_config": kv_cache} if kv_cache else {}
+    if recipe.model.dummy:
+        options["load_format"] = "dummy"
+    return options
 
 
 def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:

@@ -8,6 +8,9 @@ Flags are checked by vLLM's own parser in tests/engines/test_vllm_parser.py (vll
 - `--gpu-memory-utilization`, `--kv-cache-dtype`, `--kv-cache-memory-bytes`: engine/arg_utils.py ← config/cache.py.
 - `--max-num-seqs`, `--max-num-batched-tokens`: engine/arg_utils.py ← config/scheduler.py.
 - `--enforce-eager`: engine/arg_utils.py ← config/model.py.
+- `--load-format dummy` (recipe `model.weights: dummy`): engine/arg_utils.py ← config/load.py; "dummy" is a key
+  of model_executor/model_loader/__init__.py `_LOAD_FORMAT_TO_MODEL_LOADER` → DummyModelLoader (random
+  weights, nothing read from disk), the same in 0.24.0 and 0.33.0 (read from both wheels).
 - API key: `VLLM_API_KEY` is read when `--api-key` is absent (entrypoints/serve/middleware/authenticate.py);
   deployctl passes it as environment so the key never appears in a command line or container label.
 """
@@ -50,6 +53,8 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     args: list[str] = [placement.model_dir]
     args += ["--host", listen_host(recipe), "--port", str(listen_port(recipe, placement))]
     args += ["--served-model-name", recipe.served_name]
+    if recipe.model.dummy:
+        args += ["--load-format", "dummy"]
     quantization = QUANTIZATION_METHOD.get(checkpoint.format)
     if quantization:
         args += ["--quantization", quantization]

@@ -20,6 +20,7 @@ from deployctl.quantize.source import (
     TINY_SEED,
     TINY_VERSION,
     ResolvedModel,
+    as_dummy,
     check_model_folder,
     folder_content_key,
     resolve_model,
@@ -51,6 +52,8 @@ def missing_reason(recipe: Recipe) -> str:
     if _resolve_offline(recipe) is None:
         source = recipe.model.generate or recipe.model.id
         verb = "generate" if recipe.model.generate else "download"
+        if recipe.model.dummy:
+            return f"download the config and tokenizer of {source} (dummy weights: no weight files)"
         if is_quantized(recipe.quantization.format, recipe.quantization.kv_cache):
             return f"{verb} {source}, then quantize to {recipe.quantization.format.value}"
         return f"{verb} {source}"
@@ -88,16 +91,17 @@ def _resolve_offline(recipe: Recipe) -> ResolvedModel | None:
         return ResolvedModel(
             folder, None, f"generated:{folder_content_key(folder)}", f"generated:{spec.generate}"
         )
-    return _hub_local(spec.id or "", spec.revision)
+    found = _hub_local(spec.id or "", spec.revision, weights=not spec.dummy)
+    return as_dummy(found) if found and spec.dummy else found
 
 
-def _hub_local(repo_id: str, revision: str) -> ResolvedModel | None:
+def _hub_local(repo_id: str, revision: str, *, weights: bool = True) -> ResolvedModel | None:
     """The snapshot in the local Hugging Face cache, resolved with `local_files_only` (no network)."""
     from deployctl.quantize.source import hub_resolved, hub_snapshot
 
     try:
-        folder = hub_snapshot(repo_id, revision, local_files_only=True)
-        check_model_folder(folder, field="model.id")
+        folder = hub_snapshot(repo_id, revision, local_files_only=True, weights=weights)
+        check_model_folder(folder, field="model.id", weights=weights)
     except (Exception, ModelSourceError):  # huggingface_hub raises many types; all mean "not here"
         return None
     return hub_resolved(repo_id, folder)

@@ -128,7 +128,10 @@ def base_checkpoint(resolved: ResolvedModel) -> Checkpoint:
         key=resolved.content_key,
         source=resolved.display,
         revision=resolved.revision,
-        size_bytes=sum(p.stat().st_size for p in resolved.path.glob("*.safetensors")),
+        # Engine-initialised weights have no size on disk; the shape gives it (capability.memory).
+        size_bytes=None
+        if resolved.dummy
+        else sum(f.stat().st_size for f in resolved.path.glob("*.safetensors")),
     )
 
 

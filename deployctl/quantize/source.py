@@ -43,22 +43,45 @@ class ResolvedModel:
     revision: str | None  # hub commit hash; None for local folders
     content_key: str  # changes when the weights change
     display: str
+    dummy: bool = False  # the engine initialises the weights; the folder may hold none
 
 
 def resolve_model(spec: ModelSpec) -> ResolvedModel:
-    """Find (or download, or generate) the model folder and identify its content."""
+    """Find (or download, or generate) the model folder and identify its content.
+
+    With `weights: dummy` the engine makes the weights: a folder needs no weight files, a Hub download
+    fetches none, and the key says dummy (a swap between real and dummy weights is a checkpoint change).
+    """
     if spec.path is not None:
         folder = Path(spec.path).expanduser().resolve()
-        check_model_folder(folder, field="model.path")
-        return ResolvedModel(folder, None, f"local:{folder_content_key(folder)}", str(folder))
-    if spec.generate is not None:
+        check_model_folder(folder, field="model.path", weights=not spec.dummy)
+        resolved = ResolvedModel(folder, None, f"local:{folder_content_key(folder)}", str(folder))
+    elif spec.generate is not None:
         return _resolve_generated(spec.generate)
-    assert spec.id is not None
-    return _resolve_hub(spec.id, spec.revision)
+    else:
+        assert spec.id is not None
+        resolved = _resolve_hub(spec.id, spec.revision, weights=not spec.dummy)
+    return as_dummy(resolved) if spec.dummy else resolved
 
 
-def check_model_folder(folder: Path, *, field: str = "model") -> None:
-    """A usable model folder has config.json and safetensors weights."""
+def as_dummy(resolved: ResolvedModel) -> ResolvedModel:
+    """The same folder, keyed and named as engine-initialised weights."""
+    return ResolvedModel(
+        resolved.path,
+        resolved.revision,
+        f"dummy:{resolved.content_key}",
+        f"{resolved.display} (dummy weights)",
+        dummy=True,
+    )
+
+
+def hub_patterns(weights: bool) -> list[str]:
+    """What to fetch from a Hub repo: everything an engine reads, or all but the weights."""
+    return HUB_PATTERNS if weights else [p for p in HUB_PATTERNS if p != "*.safetensors"]
+
+
+def check_model_folder(folder: Path, *, field: str = "model", weights: bool = True) -> None:
+    """A usable model folder has config.json and (unless the engine makes them) safetensors weights."""
     if not folder.is_dir():
         raise ModelSourceError(f"model folder {folder} does not exist", field=field)
     if not (folder / "config.json").is_file():
@@ -67,10 +90,11 @@ def check_model_folder(folder: Path, *, field: str = "model") -> None:
             hint="point model.path at a folder saved with save_pretrained (config.json + *.safetensors)",
             field=field,
         )
-    if not any(folder.glob("*.safetensors")):
+    if weights and not any(folder.glob("*.safetensors")):
         raise ModelSourceError(
             f"{folder} has no *.safetensors weights",
-            hint="deployctl reads safetensors only; convert .bin weights with save_pretrained(safe_serialization=True)",
+            hint="deployctl reads safetensors only; convert .bin weights with save_pretrained(safe_serialization=True), "
+            "or set model.weights: dummy to serve random weights the engine makes (for capacity and speed only)",
             field=field,
         )
     try:
@@ -121,19 +145,20 @@ def _resolve_generated(name: str) -> ResolvedModel:
     return ResolvedModel(folder, None, f"generated:{folder_content_key(folder)}", f"generated:{name}")
 
 
-def _resolve_hub(repo_id: str, revision: str) -> ResolvedModel:
+def _resolve_hub(repo_id: str, revision: str, *, weights: bool = True) -> ResolvedModel:
     """The snapshot, downloaded unless offline mode says the local cache only."""
     offline = settings.hub_offline()
     try:
-        path = hub_snapshot(repo_id, revision, local_files_only=offline)
+        path = hub_snapshot(repo_id, revision, local_files_only=offline, weights=weights)
     except Exception as exc:  # huggingface_hub raises a dozen types; all mean "not available"
         raise _hub_error(repo_id, revision, offline, exc) from exc
-    check_model_folder(path, field="model.id")
+    check_model_folder(path, field="model.id", weights=weights)
     return hub_resolved(repo_id, path)
 
 
-def hub_snapshot(repo_id: str, revision: str, *, local_files_only: bool) -> Path:
-    """snapshot_download into deployctl's HF cache with the token from HF_TOKEN only (never a stored one)."""
+def hub_snapshot(repo_id: str, revision: str, *, local_files_only: bool, weights: bool = True) -> Path:
+    """snapshot_download into deployctl's HF cache with the token from HF_TOKEN only (never a stored one);
+    without the weight files when the engine makes the weights (`weights=False`)."""
     from huggingface_hub import snapshot_download
 
     folder = snapshot_download(
@@ -142,7 +167,7 @@ def hub_snapshot(repo_id: str, revision: str, *, local_files_only: bool) -> Path
         cache_dir=str(settings.hf_cache_dir()),
         token=os.environ.get("HF_TOKEN") or False,
         local_files_only=local_files_only,
-        allow_patterns=HUB_PATTERNS,
+        allow_patterns=hub_patterns(weights),
     )
     return Path(folder)
 

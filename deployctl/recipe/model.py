@@ -12,7 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from deployctl.engine_facts import engine_names
 from deployctl.open_name import OpenName
@@ -95,9 +95,20 @@ class ModelSpec(StrictModel):
 
     id: str | None = Field(None, description="Hugging Face repo id, e.g. Qwen/Qwen3-0.6B")
     revision: str = Field("main", description="Branch, tag or commit of the Hugging Face repo")
-    path: Path | None = Field(None, description="Local folder with config.json and safetensors")
+    path: Path | None = Field(
+        None,
+        description="Local folder with config.json and safetensors (only config.json and the tokenizer with weights: dummy)",
+    )
     generate: str | None = Field(
         None, description="Generate a tiny random-weight model locally: tiny-qwen3 or tiny-llama"
+    )
+    weights: Literal["checkpoint", "dummy"] = Field(
+        "checkpoint",
+        description="checkpoint: the engine loads the model's weight files. dummy: the engine initialises "
+        "random weights itself (vLLM and SGLang --load-format dummy, TensorRT-LLM load_format: dummy), so "
+        "the folder or repo needs only config.json and the tokenizer: for measuring memory fit, start-up and "
+        "throughput of a model whose weights are not at hand. Its answers are noise; it cannot be quantized "
+        "(nothing to calibrate) and transformers serve has no such option",
     )
 
     @model_validator(mode="before")
@@ -123,13 +134,33 @@ class ModelSpec(StrictModel):
             raise ValueError(f"'{self.id}' is not a Hugging Face id of the form org/name")
         if self.generate is not None and not _TINY.match(self.generate):
             raise ValueError(f"unknown generated model '{self.generate}': use tiny-qwen3 or tiny-llama")
+        if self.generate is not None and self.dummy:
+            raise ValueError(
+                "model.weights: dummy needs model.path or model.id (a config.json to take the shape from); "
+                "a generated tiny model has real weights already"
+            )
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_default_weights(self, handler: Any) -> Any:
+        """`weights` appears in the recipe's data only when dummy: recipes written before it keep their hash."""
+        data = handler(self)
+        if isinstance(data, dict) and not self.dummy:
+            data.pop("weights", None)
+        return data
+
+    @property
+    def dummy(self) -> bool:
+        """The engine initialises the weights (`weights: dummy`): nothing is read but config and tokenizer."""
+        return self.weights == "dummy"
 
     @property
     def display(self) -> str:
         if self.id:
-            return f"{self.id}@{self.revision}"
-        return str(self.path) if self.path else f"generated:{self.generate}"
+            name = f"{self.id}@{self.revision}"
+        else:
+            name = str(self.path) if self.path else f"generated:{self.generate}"
+        return f"{name} (dummy weights)" if self.dummy else name
 
 
 class GpuSpec(StrictModel):
@@ -335,6 +366,12 @@ class Recipe(StrictModel):
     def has_front(self) -> bool:
         """A front owns the public port (only once `apply` resolved `serve.front: auto`)."""
         return self.serve.front == "haproxy"
+
+
+def dummy_weights_in(recipe: dict[str, Any] | None) -> bool:
+    """Whether a recipe kept as data (a state document's `recipe`) serves engine-initialised weights."""
+    model = (recipe or {}).get("model")
+    return isinstance(model, dict) and model.get("weights") == "dummy"
 
 
 def _looks_secret_name(key: str) -> bool:

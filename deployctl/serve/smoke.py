@@ -8,6 +8,9 @@ Four checks, in order, each timed:
               chunk carries usage (measured: a request cut off when the server stops still ends in
               HTTP 200 and `[DONE]`, so only the usage counts tell a truncated stream from a good one)
 
+With `require_text=False` (engine-initialised dummy weights, whose tokens may decode to nothing) an
+answer is judged by its finish reason and usage counts alone.
+
 "Usage consistent" means prompt_tokens >= 1, 1 <= completion_tokens <= max_tokens and, when given,
 total = prompt + completion. The first failing check raises `SmokeTestFailed` naming it; success
 returns a frozen `SmokeReport` with per-check latency and token counts.
@@ -39,6 +42,7 @@ def smoke_recipe(recipe: Recipe, endpoint: str, *, model: str | None = None) -> 
         prompt=recipe.smoke.prompt,
         max_tokens=recipe.smoke.max_tokens,
         timeout_s=recipe.smoke.timeout_s,
+        require_text=not recipe.model.dummy,  # random weights may answer in tokens that decode to nothing
     )
 
 
@@ -50,6 +54,7 @@ def run_smoke(
     prompt: str = SMOKE_PROMPT,
     max_tokens: int = 16,
     timeout_s: float = 120,
+    require_text: bool = True,
 ) -> SmokeReport:
     """Run the four checks against `base_url` (with or without /v1); raise on the first failure."""
     from openai import OpenAI
@@ -69,18 +74,19 @@ def run_smoke(
                 )
             model = listed[0]
         served: str = model
+        ask = (client, served, prompt, max_tokens, require_text)
         checks = [
             models_check,
-            _guarded("chat", root, lambda: _check_chat(client, served, prompt, max_tokens)),
-            _guarded("completion", root, lambda: _check_completion(client, served, prompt, max_tokens)),
-            _guarded("stream", root, lambda: _check_stream(client, served, prompt, max_tokens)),
+            _guarded("chat", root, lambda: _check_chat(*ask)),
+            _guarded("completion", root, lambda: _check_completion(*ask)),
+            _guarded("stream", root, lambda: _check_stream(*ask)),
         ]
     return SmokeReport(
         base_url=root, model=served, models=tuple(listed), model_listed=served in listed, checks=tuple(checks)
     )
 
 
-def _check_chat(client: Any, model: str, prompt: str, max_tokens: int) -> SmokeCheck:
+def _check_chat(client: Any, model: str, prompt: str, max_tokens: int, require_text: bool) -> SmokeCheck:
     started = time.perf_counter()
     response = client.chat.completions.create(
         model=model, messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, temperature=0
@@ -88,19 +94,29 @@ def _check_chat(client: Any, model: str, prompt: str, max_tokens: int) -> SmokeC
     latency = _ms_since(started)
     choice = _first_choice("chat", response)
     return _verified(
-        "chat", latency, choice.message.content, choice.finish_reason, response.usage, max_tokens
+        "chat",
+        latency,
+        choice.message.content,
+        choice.finish_reason,
+        response.usage,
+        max_tokens,
+        require_text,
     )
 
 
-def _check_completion(client: Any, model: str, prompt: str, max_tokens: int) -> SmokeCheck:
+def _check_completion(
+    client: Any, model: str, prompt: str, max_tokens: int, require_text: bool
+) -> SmokeCheck:
     started = time.perf_counter()
     response = client.completions.create(model=model, prompt=prompt, max_tokens=max_tokens, temperature=0)
     latency = _ms_since(started)
     choice = _first_choice("completion", response)
-    return _verified("completion", latency, choice.text, choice.finish_reason, response.usage, max_tokens)
+    return _verified(
+        "completion", latency, choice.text, choice.finish_reason, response.usage, max_tokens, require_text
+    )
 
 
-def _check_stream(client: Any, model: str, prompt: str, max_tokens: int) -> SmokeCheck:
+def _check_stream(client: Any, model: str, prompt: str, max_tokens: int, require_text: bool) -> SmokeCheck:
     started = time.perf_counter()
     stream = client.chat.completions.create(
         model=model,
@@ -119,15 +135,22 @@ def _check_stream(client: Any, model: str, prompt: str, max_tokens: int) -> Smok
                 parts.append(choice.delta.content)
             finish_reason = choice.finish_reason or finish_reason
         usage = chunk.usage or usage
-    check = _verified("stream", _ms_since(started), "".join(parts), finish_reason, usage, max_tokens)
+    text = "".join(parts)
+    check = _verified("stream", _ms_since(started), text, finish_reason, usage, max_tokens, require_text)
     return check.model_copy(update={"time_to_first_token_ms": first_token_ms})
 
 
 def _verified(
-    name: str, latency_ms: float, text: str | None, finish_reason: str | None, usage: Any, max_tokens: int
+    name: str,
+    latency_ms: float,
+    text: str | None,
+    finish_reason: str | None,
+    usage: Any,
+    max_tokens: int,
+    require_text: bool = True,
 ) -> SmokeCheck:
     """The assertions every generating check shares; raises `SmokeTestFailed` naming `name`."""
-    if not text:
+    if not text and require_text:
         raise SmokeTestFailed(f"{name}: the engine returned no text")
     if usage is None:
         raise SmokeTestFailed(
@@ -155,7 +178,7 @@ def _verified(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         finish_reason=finish_reason,
-        text=text[:_PREVIEW_CHARS],
+        text=(text or "")[:_PREVIEW_CHARS],
     )
 
 
@@ -182,7 +205,9 @@ def _guarded(name: str, root: str, call: Callable[[], T]) -> T:
         raise SmokeTestFailed(
             f"{name}: HTTP {exc.status_code} from {root}: {_short(exc)}",
             hint="the engine passed its health check but failed a real request; its log says why "
-            "(deployctl logs NAME)" if exc.status_code >= 500 else None,
+            "(deployctl logs NAME)"
+            if exc.status_code >= 500
+            else None,
         ) from None
     except openai.APIConnectionError as exc:
         raise SmokeTestFailed(

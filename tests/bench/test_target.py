@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from deployctl.bench.target import bandwidth_for, resolve_target
+from deployctl.bench.target import Target, bandwidth_for, model_bytes_of, resolve_target
 from deployctl.errors import StateError
 from tests.cli_helpers import run_cli
 
@@ -38,6 +41,21 @@ def test_an_unknown_deployment_name_says_how_to_find_one() -> None:
 )
 def test_bandwidth_comes_from_the_gpu_catalogue(gpu, bandwidth) -> None:
     assert bandwidth_for(gpu) == bandwidth
+
+
+def test_tensor_parallel_ranks_add_their_bandwidth() -> None:
+    """Each of two H200s reads its half of the weights per token: the batch-1 ceiling doubles."""
+    assert bandwidth_for("H200", 2) == 2 * bandwidth_for("H200")
+
+
+def test_dummy_weights_are_sized_from_the_shape_not_the_folder(tmp_path: Path) -> None:
+    """A weights-free folder has no weight files; the roofline reads the bf16 size of its shape."""
+    config = {"num_hidden_layers": 80, "hidden_size": 8192, "num_attention_heads": 64, "num_key_value_heads": 8,
+              "head_dim": 128, "intermediate_size": 28672, "vocab_size": 128256}  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    size = model_bytes_of(Target(base_url="http://x/v1", checkpoint=tmp_path, dummy_weights=True))
+    assert size is not None and 140e9 < size < 142e9  # Llama-3.1-70B in bf16: 141 GB
+    assert model_bytes_of(Target(base_url="http://x/v1", checkpoint=tmp_path)) is None
 
 
 @pytest.mark.parametrize(

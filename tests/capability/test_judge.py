@@ -154,3 +154,59 @@ def test_unknown_gpu_error_names_the_recipe_file():
     with pytest.raises(RecipeError) as caught:
         resolve_gpu(make(gpu="H1000 SXM"), file="recipe.yaml")
     assert caught.value.file == "recipe.yaml" and "H100 SXM" in caught.value.hint
+
+
+LLAMA_70B_DUMMY = {"id": "meta-llama/Llama-3.1-70B", "weights": "dummy"}
+
+
+def test_a_70b_bf16_model_on_one_h200_offers_serving_engines_not_the_cpu_development_engine():
+    """Measured 2026-11-30: this rejection offered "trtllm; transformers"; transformers serve is the CPU
+    development engine (no batching scheduler, no paged KV) and is no answer for a 70B model on a GPU."""
+    engine = {"name": "vllm", "max_model_len": 4096, "gpu_memory_utilization": 0.9}
+    verdict = judge_recipe(
+        make(model="meta-llama/Llama-3.1-70B", gpu={"type": "H200", "count": 1}, engine=engine)
+    )
+    assert verdict.level is Level.REJECTED
+    offered = [(a.weights.value, a.engine.value, a.gpu_count) for a in verdict.alternatives]
+    assert ("none", "trtllm", 1) in offered and ("none", "vllm", 2) in offered
+    assert all(engine != "transformers" for _, engine, _ in offered), offered
+
+
+def test_transformers_is_still_offered_on_cpu():
+    verdict = judge_recipe(make(model="tiny-qwen3", gpu="cpu", engine="vllm", quantization="fp8"))
+    assert verdict.level is Level.REJECTED
+    assert any(a.engine.value == "transformers" for a in verdict.alternatives)
+
+
+def test_dummy_weights_judge_the_memory_from_the_shape_and_fit_two_h200s():
+    verdict = judge_recipe(make(model=LLAMA_70B_DUMMY, gpu={"type": "H200", "count": 2}))
+    assert verdict.ok
+    assert verdict.memory is not None and verdict.memory.weights_per_gpu > 60 * 2**30
+
+
+@pytest.mark.parametrize(
+    ("quantization", "field"),
+    [("fp8", "quantization.format"), ({"format": "none", "kv_cache": "fp8"}, "quantization.kv_cache")],
+    ids=["fp8 weights", "an fp8 KV cache"],
+)
+def test_dummy_weights_cannot_be_quantized(quantization, field):
+    verdict = judge_recipe(
+        make(model=LLAMA_70B_DUMMY, gpu={"type": "H200", "count": 2}, quantization=quantization)
+    )
+    with pytest.raises(CapabilityRejected) as caught:
+        raise_if_rejected(verdict, file="recipe.yaml")
+    assert "no weights to quantize" in caught.value.message
+    assert caught.value.field == field
+    assert "quantization: none" in caught.value.hint
+    offered = {(a.weights.value, a.kv_cache.value) for a in verdict.alternatives}
+    assert offered and offered <= {("none", "none")}
+
+
+def test_dummy_weights_with_transformers_serve_are_refused_and_vllm_offered():
+    verdict = judge_recipe(
+        make(model={"id": "Qwen/Qwen3-0.6B", "weights": "dummy"}, gpu="cpu", engine="transformers")
+    )
+    finding = next(f for f in verdict.findings if f.subject == "weights")
+    assert finding.level is Level.REJECTED and finding.field == "model.weights"
+    assert "vllm" in finding.fix
+    assert any(a.engine.value == "vllm" for a in verdict.alternatives)

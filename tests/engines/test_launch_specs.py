@@ -49,6 +49,13 @@ GOLDEN = [
         "vllm serve /models/abc123 --host 0.0.0.0 --port 8000 --served-model-name demo --load-format dummy",
     ),
     (
+        "vllm initialises the weights itself for model.weights: dummy",
+        {"model": {"path": "/models/llama-70b-shape", "weights": "dummy"}, "gpu": {"type": "H200", "count": 2},
+         "engine": "vllm"}, "none", "none",
+        "vllm serve /models/abc123 --host 0.0.0.0 --port 8000 --served-model-name demo --load-format dummy "
+        "--tensor-parallel-size 2",
+    ),
+    (
         "trtllm serves fp8 on the pytorch backend",
         {"gpu": "H100 SXM", "engine": "trtllm"}, "fp8", "none",
         "trtllm-serve /models/abc123 --host 0.0.0.0 --port 8000 --backend pytorch",
@@ -96,6 +103,13 @@ def test_trtllm_options_file_carries_kv_dtype_and_memory_fraction() -> None:
     assert any(m.target == options.target and m.purpose == "config" for m in spec.mounts)
 
 
+def test_trtllm_initialises_dummy_weights_through_its_options_file() -> None:
+    spec = spec_for({"model": {"path": "/models/m", "weights": "dummy"}, "gpu": "H100 SXM", "engine": "trtllm"})
+    (options,) = spec.files
+    assert yaml.safe_load(options.content) == {"load_format": "dummy"}
+    assert spec.args[-2:] == ("--extra_llm_api_options", options.target)
+
+
 def test_a_local_trtllm_names_its_options_file_by_content_so_a_kept_old_engine_keeps_its_own() -> None:
     def options_target(fraction: float) -> str:
         recipe = {"gpu": "H100 SXM", "engine": {"name": "trtllm", "gpu_memory_utilization": fraction}}
@@ -139,8 +153,18 @@ def test_multi_gpu_passes_multicast_switches_through() -> None:
 
 @pytest.mark.parametrize(
     ("change", "changes_hash"),
-    [({"serve": {"port": 8001}}, True), ({"engine": {"name": "vllm", "max_model_len": 2048}}, True), ({}, False)],
-    ids=["a new port changes the spec hash", "a new limit changes the spec hash", "the same recipe keeps its hash"],
+    [
+        ({"serve": {"port": 8001}}, True),
+        ({"engine": {"name": "vllm", "max_model_len": 2048}}, True),
+        ({"model": {"id": "Qwen/Qwen3-8B", "weights": "dummy"}}, True),
+        ({}, False),
+    ],
+    ids=[
+        "a new port changes the spec hash",
+        "a new limit changes the spec hash",
+        "dummy weights change the spec hash",
+        "the same recipe keeps its hash",
+    ],
 )
 def test_spec_hash_tracks_what_changes_the_engine(change: dict, changes_hash: bool) -> None:
     base = {"gpu": "H100 SXM", "engine": "vllm"}

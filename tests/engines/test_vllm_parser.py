@@ -48,6 +48,7 @@ for name, argv in json.load(sys.stdin).items():
         "quantization_known": ns.quantization is None or ns.quantization in QUANTIZATION_METHODS,
         "kv_cache_dtype": ns.kv_cache_dtype,
         "tensor_parallel_size": ns.tensor_parallel_size,
+        "load_format": ns.load_format,
         "served_model_name": ns.served_model_name,
         "port": ns.port,
     }
@@ -97,6 +98,8 @@ def test_vllm_parses_every_command_line_deployctl_emits(vllm_python: str) -> Non
     every = results["every option, nvfp4 weights, nvfp4 KV"]
     assert (every["quantization"], every["kv_cache_dtype"], every["tensor_parallel_size"]) == ("modelopt_fp4", "nvfp4", 2)
     assert every["served_model_name"] == ["qwen"]
+    assert results["llama3.1-70b-h200x2-dummy.yaml"]["load_format"] == "dummy"
+    assert every["load_format"] == "auto"
 
 
 @pytest.mark.integration

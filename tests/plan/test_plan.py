@@ -32,6 +32,15 @@ B = "deployctl-qwen-bbb"
 
 CASES = [
     (
+        "dummy weights: the plan says the engine makes the weights",
+        BASE.model_copy(update={"checkpoint": "dummy:local:ck", "dummy_weights": True}),
+        Observed(checkpoint_cached=True),
+        """Plan for qwen:
+  reuse-checkpoint  dummy:local:ck: config.json and tokenizer only: the engine initialises random weights (model.weights: dummy)
+  create            engine qwen: no engine running
+  → changes to apply""",
+    ),
+    (
         "a first apply quantizes and creates",
         FP8,
         Observed(),

@@ -86,6 +86,39 @@ def test_an_unusable_folder_is_a_clear_error(tmp_path, files, message):
         resolve_model(ModelSpec(path=folder))
 
 
+def config_only_folder(root: Path) -> Path:
+    """What weights-free serving needs: config.json and a tokenizer, no weight files."""
+    root.mkdir(parents=True)
+    (root / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"]}))
+    (root / "tokenizer.json").write_text("{}")
+    return root
+
+
+def test_a_folder_without_weights_is_refused_with_a_pointer_to_dummy_weights(tmp_path):
+    with pytest.raises(ModelSourceError, match=r"no \*\.safetensors") as caught:
+        resolve_model(ModelSpec(path=config_only_folder(tmp_path / "m")))
+    assert "weights: dummy" in caught.value.hint
+
+
+def test_dummy_weights_need_only_config_and_tokenizer_and_are_keyed_apart(tmp_path):
+    folder = config_only_folder(tmp_path / "m")
+    resolved = resolve_model(ModelSpec(path=folder, weights="dummy"))
+    assert resolved.path == folder.resolve() and resolved.dummy
+    assert resolved.content_key.startswith("dummy:local:")
+    assert resolved.display.endswith("(dummy weights)")
+
+
+def test_dummy_weights_of_a_hub_model_come_from_a_cache_without_weight_files(tmp_path, monkeypatch):
+    snapshot = hub_cache(tmp_path / "hub")
+    (snapshot / "model.safetensors").unlink()
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    resolved = resolve_model(ModelSpec(id="org/name", weights="dummy"))
+    assert resolved.path == snapshot and resolved.content_key == f"dummy:hub:org/name@{COMMIT}"
+    with pytest.raises(ModelSourceError):
+        resolve_model(ModelSpec(id="org/name"))
+
+
 def test_offline_a_cached_hub_model_resolves_to_its_commit(tmp_path, monkeypatch):
     snapshot = hub_cache(tmp_path / "hub")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))

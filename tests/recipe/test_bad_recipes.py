@@ -56,6 +56,9 @@ CASES = [
     ("an unknown GPU", GOOD.replace('"H100 SXM"', '"H1000 SXM"'), None, ["H1000", "H100"]),
     ("nvfp4 on Ada with TensorRT-LLM", GOOD.replace('"H100 SXM"', '"RTX 4090"').replace("fp8", "nvfp4").replace("vllm", "trtllm"), 1, ["nvfp4", "fp8"]),
     ("an API key with TensorRT-LLM", GOOD.replace("vllm", "trtllm") + "serve:\n  api_key_env: MY_KEY\n", 1, ["API key"]),
+    ("dummy weights for a generated model", GOOD.replace("model: Qwen/Qwen3-0.6B", "model:\n  generate: tiny-qwen3\n  weights: dummy"), 2, ["weights: dummy", "model.path or model.id"]),
+    ("an unknown kind of weights", GOOD.replace("model: Qwen/Qwen3-0.6B", "model:\n  id: Qwen/Qwen3-0.6B\n  weights: random"), 2, ["model.weights", "dummy"]),
+    ("dummy weights quantized", GOOD.replace("model: Qwen/Qwen3-0.6B", "model:\n  id: Qwen/Qwen3-0.6B\n  weights: dummy"), 1, ["no weights to quantize", "quantization: none"]),
 ]
 
 
