@@ -11,6 +11,7 @@ state naming an engine that passed its smoke test, and the next plan sees the di
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,28 +26,41 @@ from deployctl.launch_spec import LaunchSpec
 from deployctl.observe import World, observe
 from deployctl.pause import pause
 from deployctl.plan import Desired, make_plan
+from deployctl.recipe.lines import carry_lines
 from deployctl.recipe.model import Recipe
 from deployctl.state import DeploymentState, Revision, recipe_hash
 
 __all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "build_spec"]
 
 
-def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str], SwapChoice]:
-    """Refuse impossible recipes before any side effect; return the fallback warnings and the swap choice."""
+def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str], SwapChoice, Recipe]:
+    """Refuse impossible recipes before any side effect; return the fallback warnings, the swap choice,
+    and the recipe to deploy (with the max_model_len chosen when it was unset and the context does not fit)."""
     from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+    from deployctl.capability.verdict import fitted_recipe
     from deployctl.errors import CapabilityRejected
+    from deployctl.recipe.files import check_local_files
+    from deployctl.recipe.lines import recipe_line
 
     if recipe.gpu.nodes > 1:
         raise CapabilityRejected(
             f"gpu.nodes: {recipe.gpu.nodes} needs a cluster; deployctl apply starts engines on this machine",
             file=recipe_path,
+            line=recipe_line(recipe, "gpu.nodes"),
             field="gpu.nodes",
             hint="render it for Kubernetes: deployctl render --target lws (vLLM) or --target dynamo RECIPE",
         )
+    check_local_files(recipe, file=recipe_path)
     gpu = resolve_gpu(recipe, file=recipe_path)
     verdict = judge_recipe(recipe, gpu=gpu)
     raise_if_rejected(verdict, recipe, file=recipe_path)
     warnings = list(verdict.warnings)
+    if verdict.memory is not None and (chosen := verdict.memory.chosen_max_model_len):
+        warnings.append(
+            f"engine.max_model_len is not set and the model's full context does not fit on {gpu.name}; "
+            f"using max_model_len {chosen}, the longest that fits (set engine.max_model_len to choose)"
+        )
+    recipe = fitted_recipe(recipe, verdict)
     if not recipe.serve.api_key_env:
         if recipe.serve.network:
             warnings.append(
@@ -59,7 +73,7 @@ def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str]
                 "can reach this machine can use it; set serve.api_key_env or serve.host: 127.0.0.1"
             )
     assert verdict.swap is not None
-    return warnings, verdict.swap
+    return warnings, verdict.swap, recipe
 
 
 def swap_choice_of(recipe: Recipe) -> SwapChoice:
@@ -159,15 +173,18 @@ def apply_recipe(
     from deployctl.state import StateStore
 
     started = time.perf_counter()
-    recipe = resolve_front(recipe)
-    warnings, swap = judge(recipe, recipe_path=recipe_path)
+    recipe = carry_lines(resolve_front(recipe), recipe)  # errors below still point at the recipe's lines
+    warnings, swap, recipe = judge(recipe, recipe_path=recipe_path)
     for message in warnings:
         report(f"warning: {message}")
     store, runtime = StateStore(), get_runtime(recipe.runtime)
     if not dry_run:
         front_of(recipe, None)  # a front's key must be set before anything is quantized or stopped
     if dry_run:
-        result = _located(recipe_path, plan_recipe, recipe, observe(recipe.name, runtime, store), swap)
+        world = observe(recipe.name, runtime, store)
+        # a plan during an apply must not call the apply's new, not yet recorded engine an orphan
+        in_flight = world.observed.model_copy(update={"apply_in_flight": store.lock_holder(recipe.name)})
+        result = _located(recipe_path, plan_recipe, recipe, replace(world, observed=in_flight), swap)
         result.warnings = warnings
         return result
     _located(recipe_path, _check_calibration_room, recipe)  # a refusal here leaves not even a lock file
@@ -228,7 +245,7 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
     with store.lock(name):
         state = store.load(name)
         revision = _pick_revision(name, state, to)
-        recipe = Recipe.model_validate(revision.recipe)
+        recipe = _revision_recipe(name, revision)
         checkpoint = _revision_checkpoint(name, revision)
         spec = revision.spec
         assert spec is not None  # _pick_revision refuses a revision recorded without its spec
@@ -289,6 +306,22 @@ def _pick_revision(name: str, state: DeploymentState | None, to: int | None) -> 
     return revision
 
 
+def _revision_recipe(name: str, revision: Revision) -> Recipe:
+    """The recipe a revision was deployed with; one this deployctl no longer accepts (its checks grew
+    stricter) is a StateError saying so, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Recipe.model_validate(revision.recipe)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise StateError(
+            f"the recipe of that revision of {name} is no longer valid: "
+            f"{'.'.join(map(str, first['loc']))}: {first['msg']}",
+            hint="apply a corrected recipe instead of rolling back to it",
+        ) from None
+
+
 def _revision_checkpoint(name: str, revision: Revision) -> Checkpoint:
     path = Path(revision.checkpoint_path or "")
     if not (path / "config.json").is_file():
@@ -297,7 +330,7 @@ def _revision_checkpoint(name: str, revision: Revision) -> Checkpoint:
             hint="it was garbage-collected or deleted; re-create it with `deployctl apply` on the revision's "
             f"recipe (`deployctl rollback {name} --list` shows its format), which quantizes it again",
         )
-    recipe = Recipe.model_validate(revision.recipe)
+    recipe = _revision_recipe(name, revision)
     return Checkpoint(
         path=path, key=revision.checkpoint_key, format=recipe.quantization.format,
         kv_cache=recipe.quantization.kv_cache, source=recipe.model.display,

@@ -55,12 +55,15 @@ class DestroyResult:
 def deployment_status(
     name: str | None = None, store: StateStore | None = None
 ) -> tuple[list[StatusRow], list[str]]:
-    """Rows for one deployment or all, and notes (e.g. an unreachable container engine)."""
+    """Rows for one deployment or all, and notes (e.g. an unreachable container engine, a damaged
+    state file: shown as a `broken` row, never hiding the other deployments)."""
     store = store or StateStore()
-    states = [s for s in ([store.load(name)] if name else store.list()) if s is not None]
+    states, broken = _read_states(store, name)
     handles, unreachable = find_everywhere(name)
-    notes = [f"{kind.value}: {reason}" for kind, reason in unreachable.items()]
-    rows = [_row(state.handle, state) for state in states]
+    notes = [f"{kind.value}: {reason}; its instances are not listed" for kind, reason in unreachable.items()]
+    notes += [f"{error.file}: {error.message}. {error.hint}" for error in broken]
+    rows = [_broken_row(error) for error in broken]
+    rows += [_row(state.handle, state) for state in states]
     rows += [row for state in states if (row := _front_row(state)) is not None]
     known = {(state.handle.runtime, state.handle.id) for state in states}
     rows += [_row(handle, None) for handle in handles if (handle.runtime, handle.id) not in known]
@@ -69,8 +72,30 @@ def deployment_status(
     return rows, notes
 
 
-def destroy_deployment(name: str, store: StateStore | None = None) -> DestroyResult:
-    """Remove every instance labelled with `name`, then its state document; safe to repeat."""
+def _read_states(store: StateStore, name: str | None) -> tuple[list[DeploymentState], list[StateError]]:
+    if name is None:
+        return store.scan()
+    try:
+        state = store.load(name)
+    except StateError as exc:
+        return [], [exc]
+    return ([state] if state else []), []
+
+
+def _broken_row(error: StateError) -> StatusRow:
+    from pathlib import Path
+
+    return StatusRow(
+        deployment=Path(str(error.file)).stem, instance="-", runtime="-", role="-", phase="broken state",
+        healthy=None, endpoint="-",
+    )  # fmt: skip
+
+
+def destroy_deployment(name: str, store: StateStore | None = None, *, force: bool = False) -> DestroyResult:
+    """Remove every instance labelled with `name`, then its state document; safe to repeat.
+
+    `force`: also when the runtime the state names cannot be reached (what can be reached is removed,
+    and the document is forgotten). A damaged document never stops destroy, forced or not."""
     store = store or StateStore()
     with store.lock(name):
         try:
@@ -78,11 +103,12 @@ def destroy_deployment(name: str, store: StateStore | None = None) -> DestroyRes
         except StateError:
             state = None  # an unreadable document must not keep its instances alive
         handles, unreachable = find_everywhere(name)
-        if state is not None and state.handle.runtime in unreachable:
+        if state is not None and state.handle.runtime in unreachable and not force:
             raise RuntimeUnavailable(
                 f"deployment {name} runs under {state.handle.runtime.value}, which cannot be reached; "
                 "nothing was removed",
                 details=[unreachable[state.handle.runtime]],
+                hint=f"start it again, or `deployctl destroy {name} --force` to forget the deployment anyway",
             )
         removed = []
         for handle in handles:

@@ -37,6 +37,7 @@ class OperationKind(str, Enum):
     RECORD = "record"  # the engine is kept; only settings outside it (smoke, swap) changed: update state
     FRONT = "front"  # start the front, restart it with a new configuration, or point it at the recorded engine
     REMOVE_FRONT = "remove-front"  # a front runs but the recipe has none
+    IN_FLIGHT = "in-flight"  # `plan` while an apply holds the lock: its new engine is not an orphan
 
 
 ObservedPhase = Literal["running", "unhealthy", "exited", "missing"]
@@ -85,6 +86,7 @@ class Observed(BaseModel):
     checkpoint_cached: bool = False
     front: FrontObserved | None = None  # None: no front recorded for the deployment
     recorded_upstream: str | None = None  # host:port of the recorded engine (what its front should route to)
+    apply_in_flight: int | None = None  # pid of the apply holding the deployment's lock (0: unknown)
 
 
 class Desired(BaseModel):
@@ -159,7 +161,13 @@ def make_plan(desired: Desired, observed: Observed) -> Plan:
     if front is not None and front.kind is OperationKind.FRONT and engine.kind in _SERVING:
         ops.append(front)  # the recorded engine serves: route to it before any orphan goes
     for inst in observed.instances:
-        if inst.name != observed.recorded_instance:
+        if inst.name == observed.recorded_instance:
+            continue
+        if observed.apply_in_flight is not None:
+            who = f"pid {observed.apply_in_flight}" if observed.apply_in_flight else "another deployctl"
+            cause = f"apply in flight by {who} ({inst.phase}, spec {inst.spec_hash}); left to that run"
+            ops.append(Operation(kind=OperationKind.IN_FLIGHT, resource=inst.name, cause=cause))
+        else:
             cause = f"not in state ({inst.phase}, spec {inst.spec_hash})"
             ops.append(Operation(kind=OperationKind.REMOVE_ORPHAN, resource=inst.name, cause=cause))
     if front is not None and front.kind is OperationKind.REMOVE_FRONT:

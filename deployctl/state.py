@@ -10,8 +10,11 @@ and the LaunchSpec only names too.
 Guarantees callers rely on:
 - writes are atomic (temp file + os.replace): a reader sees the old or the new document, never half;
 - `StateStore.lock(name)` serialises deployctl runs working on one deployment; it does not wait, it
-  raises `LockHeld` naming the pid that holds it. The lock is an OS file lock, released when its
-  holder exits however it exits. It is not re-entrant: take it once per command;
+  raises `LockHeld` naming the pid that holds it. The lock is an OS file lock (`deployctl.locks`),
+  released when its holder exits however it exits, its file removed on release. It is not
+  re-entrant: take it once per command;
+- a damaged document is a `StateError` naming the file and the way out (`destroy --force`, `doctor`);
+  `scan` reads each file on its own, so one damaged file does not hide the others;
 - documents carry `version`; older ones are upgraded on load by `MIGRATIONS` (append-only: entry i
   upgrades version i+1 to i+2), newer ones are refused rather than misread.
 """
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -169,15 +171,48 @@ class StateStore:
         return self.root / f"{_checked_name(name)}.json"
 
     def load(self, name: str) -> DeploymentState | None:
-        """The document, upgraded to the current version; None when no such deployment."""
+        """The document, upgraded to the current version; None when no such deployment.
+
+        Anything wrong with the file (unreadable bytes, cut short, wrong shape) is a `StateError`
+        naming the file and the way out, never an exception of another kind."""
         path = self.path(name)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StateError(f"cannot read deployment state: {exc.strerror}", file=path) from None
-        return _parse(path, text)
+            raise StateError(
+                f"cannot read deployment state: {exc.strerror}", file=path, hint=way_out(name)
+            ) from None
+        return _parse(path, raw)
+
+    def scan(self) -> tuple[list[DeploymentState], list[StateError]]:
+        """Every readable document, and an error for each one that is not: one broken file must not
+        hide the others (`status`, `list` and `doctor` show it as broken)."""
+        states, broken = [], []
+        for name in self.names():
+            try:
+                state = self.load(name)
+            except StateError as exc:
+                broken.append(exc)
+                continue
+            if state is not None:
+                states.append(state)
+        return states, broken
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.stem for p in self.root.glob("*.json") if _NAME.match(p.stem))
+
+    def lock_path(self, name: str) -> Path:
+        return self.root / ".locks" / f"{_checked_name(name)}.lock"
+
+    def lock_holder(self, name: str) -> int | None:
+        """The pid of the deployctl working on `name` now (0: unknown pid), or None; takes nothing."""
+        from deployctl.locks import holder
+
+        return holder(self.lock_path(name))
 
     def save(self, state: DeploymentState) -> DeploymentState:
         """Write atomically, stamping `updated_at`; returns what was written."""
@@ -193,64 +228,83 @@ class StateStore:
         return existed
 
     def list(self) -> list[DeploymentState]:
-        if not self.root.is_dir():
-            return []
-        names = sorted(p.stem for p in self.root.glob("*.json") if _NAME.match(p.stem))
-        return [state for state in map(self.load, names) if state is not None]
+        """Every document; raises on the first unreadable one (`scan` reports them instead)."""
+        return [state for state in map(self.load, self.names()) if state is not None]
 
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
         """Hold the deployment's lock for the block, or raise `LockHeld` at once naming the holder."""
-        from filelock import FileLock, Timeout
+        from deployctl.locks import Held, exclusive
 
-        folder = self.root / ".locks"
-        folder.mkdir(parents=True, exist_ok=True)
-        lock_path, pid_path = folder / f"{_checked_name(name)}.lock", folder / f"{name}.pid"
-        lock = FileLock(lock_path, thread_local=False)
+        lock_path = self.lock_path(name)
         try:
-            lock.acquire(blocking=False)
-        except Timeout:
-            holder = _read_pid(pid_path)
-            who = f"pid {holder}" if holder else "another process"
+            with exclusive(lock_path):
+                yield
+        except Held as held:
+            who = f"pid {held.pid}" if held.pid else "another process"
             raise LockHeld(
                 f"another deployctl ({who}) is working on deployment {name}",
                 hint="wait for it to finish; the lock is released as soon as that process exits",
                 file=lock_path,
             ) from None
-        try:
-            atomic_write_text(pid_path, f"{os.getpid()}\n")
-            yield
-        finally:
-            pid_path.unlink(missing_ok=True)
-            lock.release()
 
 
-def _parse(path: Path, text: str) -> DeploymentState:
+def way_out(name: str) -> str:
+    return (
+        f"`deployctl destroy {name} --force` removes its engines and this file; `deployctl doctor` lists "
+        "every broken state file (or restore the file from a backup)"
+    )
+
+
+def _parse(path: Path, raw: bytes) -> DeploymentState:
+    """Bytes → document, each way it can be wrong named as such (see `load`)."""
+    name = path.stem
     try:
-        data = json.loads(text)
-    except ValueError as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
         raise StateError(
-            f"deployment state is not valid JSON ({exc})", file=path,
-            hint="restore the file, or delete it and run `deployctl destroy`/`apply` again",
+            f"deployment state is not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}): the file "
+            "is damaged", file=path, hint=way_out(name),
         ) from None  # fmt: skip
-    version = data.get("version", 1) if isinstance(data, dict) else 0
-    if not isinstance(version, int) or not 1 <= version <= STATE_VERSION:
+    except json.JSONDecodeError as exc:
+        short = exc.pos >= len(exc.doc.rstrip())
+        what = "cut short (the file ends mid-document)" if short else "not valid JSON"
+        raise StateError(f"deployment state is {what}: {exc}", file=path, hint=way_out(name)) from None
+    except RecursionError:
         raise StateError(
-            f"deployment state has version {version!r}; this deployctl reads versions 1..{STATE_VERSION}",
-            file=path,
-            hint="upgrade deployctl to the version that wrote it",
-        )
+            "deployment state nests too deeply to be a document", file=path, hint=way_out(name)
+        ) from None
+    if not isinstance(data, dict):
+        raise StateError(
+            f"deployment state holds {_kind(data)}, not a deployment document: the file is damaged",
+            file=path, hint=way_out(name),
+        )  # fmt: skip
+    version = data.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise StateError(
+            f"deployment state has version {version!r}, which no deployctl writes: the file is damaged",
+            file=path, field="version", hint=way_out(name),
+        )  # fmt: skip
+    if version > STATE_VERSION:
+        raise StateError(
+            f"deployment state has version {version}; this deployctl reads versions 1..{STATE_VERSION}",
+            file=path, hint="upgrade deployctl to the version that wrote it",
+        )  # fmt: skip
     for migrate in MIGRATIONS[version - 1 :]:
         data = migrate(data)
     data["version"] = STATE_VERSION
     try:
         return DeploymentState.model_validate(data)
-    except ValidationError as exc:
+    except (ValidationError, ValueError, TypeError) as exc:
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else {"msg": str(exc), "loc": ()}
         raise StateError(
-            f"deployment state is malformed: {exc.errors()[0]['msg']}",
-            file=path, field=".".join(map(str, exc.errors()[0]["loc"])),
-            hint="restore the file, or delete it and apply again",
+            f"deployment state is malformed: {first['msg']}",
+            file=path, field=".".join(map(str, first["loc"])) or None, hint=way_out(name),
         ) from None  # fmt: skip
+
+
+def _kind(data: object) -> str:
+    return "null" if data is None else f"a {type(data).__name__}"
 
 
 def _checked_name(name: str) -> str:
@@ -260,10 +314,3 @@ def _checked_name(name: str) -> str:
             hint="names are lowercase letters, digits, '.', '_' and '-' (the recipe's name)",
         )
     return name
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None

@@ -80,6 +80,7 @@ def assess(
         findings.append(_skipped_memory(recipe, gpu))
         return findings, None
     findings += shape_findings(combo, shape, gpu_count)
+    findings += context_findings(recipe, shape)
     if gpu.is_cpu:
         findings.append(_skipped_memory(recipe, gpu))
         return findings, None
@@ -175,6 +176,25 @@ def shape_findings(combo: Combination, shape: ModelShape, gpu_count: int) -> lis
     return findings
 
 
+def context_findings(recipe: Recipe, shape: ModelShape) -> list[Finding]:
+    """engine.max_model_len beyond the model's context: engines refuse it at start-up (vLLM
+    config/model.py `get_and_verify_max_len`), after the download; refuse it here instead."""
+    wanted = recipe.engine.max_model_len
+    if wanted is None or wanted <= shape.max_position:
+        return []
+    return [
+        Finding(
+            subject="shape",
+            level=Level.REJECTED,
+            reason=f"engine.max_model_len {wanted:,} is longer than the model's context of "
+            f"{shape.max_position:,} tokens (max_position_embeddings)",
+            source=f"model shape: {shape.source}",
+            field="engine.max_model_len",
+            fix=f"set engine.max_model_len: {shape.max_position} or less, or leave it out",
+        )
+    ]
+
+
 def memory_finding(memory: MemoryEstimate, combo: Combination, gpu: GpuInfo) -> Finding:
     per_gpu = f" per GPU (×{memory.gpu_count})" if memory.gpu_count > 1 else ""
     source = f"deployctl memory estimate ({memory.share}); shape: {memory.model_source}"
@@ -184,7 +204,8 @@ def memory_finding(memory: MemoryEstimate, combo: Combination, gpu: GpuInfo) -> 
             subject="memory",
             level=Level.NATIVE,
             reason=f"fits: ~{_gib(need)} needed{per_gpu} of {_gib(gpu.memory_bytes)} on {gpu.name}; "
-            f"KV room for {memory.kv_capacity_tokens:,} tokens (max_model_len {memory.max_model_len:,})",
+            f"KV room for {memory.kv_capacity_tokens:,} tokens (max_model_len {memory.max_model_len:,})"
+            + (_chosen_note(memory) if memory.chosen_max_model_len else ""),
             source=source,
         )
     if not memory.weights_fit:
@@ -210,6 +231,13 @@ def memory_finding(memory: MemoryEstimate, combo: Combination, gpu: GpuInfo) -> 
         fix=(f"set engine.max_model_len: {shorter} or lower, " if shorter else "")
         + "use an fp8 KV cache, or more GPUs",
         fitting_max_model_len=shorter,
+    )
+
+
+def _chosen_note(memory: MemoryEstimate) -> str:
+    return (
+        f"; engine.max_model_len is not set and the model's full context does not fit, so deployctl uses "
+        f"the longest that does: max_model_len {memory.chosen_max_model_len:,} (like vLLM's --max-model-len auto)"
     )
 
 

@@ -58,6 +58,10 @@ class MemoryEstimate(StrictModel):
     weights_fit: bool
     fits: bool
     fitting_max_model_len: int | None = Field(None, description="the longest max_model_len that fits, if any")
+    chosen_max_model_len: int | None = Field(
+        None, description="max_model_len unset and the full context does not fit: the longest that does, used "
+        "instead (what vLLM 0.33's `--max-model-len auto` does)",
+    )  # fmt: skip
     share: str = Field(..., description="how the usable memory was derived, in words")
 
 
@@ -95,6 +99,9 @@ def estimate_memory(
     capacity = max(0, kv_budget // per_token)
     fitting = (capacity // 1024) * 1024 if capacity >= SHORTEST_USEFUL_LEN else None
     weights_fit = per_gpu_weights + overhead < usable
+    chosen = None
+    if max_model_len is None and weights_fit and capacity < length and fitting:
+        chosen = length = fitting  # a default the user never set must not cause a rejection
     return MemoryEstimate(
         model_source=shape.source,
         engine=engine,
@@ -111,6 +118,7 @@ def estimate_memory(
         weights_fit=weights_fit,
         fits=weights_fit and capacity >= length,
         fitting_max_model_len=min(fitting, length) if fitting and weights_fit else None,
+        chosen_max_model_len=chosen,
         share=share,
     )
 

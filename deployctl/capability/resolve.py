@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from deployctl.capability.catalogue import CPU, GpuInfo, gpu_from_nvml, lookup_gpu
-from deployctl.errors import CapabilityRejected, RecipeError
+from deployctl.errors import CapabilityRejected, DeployctlError, RecipeError
+from deployctl.recipe.lines import recipe_file, recipe_line
 from deployctl.recipe.model import Recipe
 
 
@@ -20,6 +21,7 @@ def resolve_gpu(
     `file` (the recipe path) goes into the location of any error. With `auto`, fewer GPUs than `gpu.count` is a `CapabilityRejected`; mixed GPUs are judged by the one
     with the least memory, so a verdict never promises more than the smallest card holds.
     """
+    file = file if file is not None else recipe_file(recipe)
     kind = recipe.gpu.type.strip().lower()
     if kind == "cpu":
         return CPU
@@ -28,17 +30,25 @@ def resolve_gpu(
             return lookup_gpu(recipe.gpu.type)
         except RecipeError as error:
             error.file = error.file or file
+            error.line = error.line or recipe_line(recipe, "gpu.type")
             raise
     if detect is None:
         from deployctl.gpu_detect import detect_gpus
 
         detect = detect_gpus
-    found = detect()
+    try:
+        found = detect()
+    except DeployctlError as error:  # no driver: the recipe asked for `auto`, so name where
+        error.file = error.file or file
+        error.field = error.field or "gpu.type"
+        error.line = error.line or recipe_line(recipe, "gpu.type")
+        raise
     if len(found) < recipe.gpu.count:
         raise CapabilityRejected(
             f"the recipe asks for {recipe.gpu.count} GPUs; NVML sees {len(found)} ({found[0].name})",
             field="gpu.count",
             file=file,
+            line=recipe_line(recipe, "gpu.count"),
             hint=f"set gpu.count: {len(found)} or run on a host with more GPUs",
         )
     used = found[: recipe.gpu.count]

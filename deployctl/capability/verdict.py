@@ -105,7 +105,7 @@ class Verdict(StrictModel):
             text += f"; on {self.gpu.label} try {' or '.join(tries[:2])}"
         return text
 
-    def raise_if_rejected(self, *, file: Path | str | None = None) -> None:
+    def raise_if_rejected(self, *, file: Path | str | None = None, line: int | None = None) -> None:
         """Raise `CapabilityRejected` naming the first reason, its fix, and the alternatives."""
         if self.ok:
             return
@@ -121,8 +121,18 @@ class Verdict(StrictModel):
             hint=" — ".join(hints) or None,
             field=first.field,
             file=file,
+            line=line,
             details=[f"{f.reason} [{f.source}]" for f in self.rejections[1:]],
         )
+
+
+def fitted_recipe(recipe: Recipe, verdict: Verdict) -> Recipe:
+    """The recipe with the max_model_len the judge chose when it was unset and the model's full context
+    does not fit (`MemoryEstimate.chosen_max_model_len`); the recipe itself otherwise."""
+    chosen = verdict.memory.chosen_max_model_len if verdict.memory is not None else None
+    if chosen is None or recipe.engine.max_model_len is not None:
+        return recipe
+    return recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"max_model_len": chosen})})
 
 
 def raise_if_rejected(
@@ -130,8 +140,11 @@ def raise_if_rejected(
 ) -> None:
     """`verdict.raise_if_rejected`, as a function; `file` (the recipe path) goes into the error's location.
 
-    `recipe` is accepted for callers that have it at hand; the verdict already carries what the
-    message needs.
+    `recipe`, when it was read from a file, gives the line of the rejected field.
     """
-    del recipe
-    verdict.raise_if_rejected(file=file)
+    line = None
+    if recipe is not None and not verdict.ok:
+        from deployctl.recipe.lines import recipe_line
+
+        line = recipe_line(recipe, verdict.rejections[0].field)
+    verdict.raise_if_rejected(file=file, line=line)

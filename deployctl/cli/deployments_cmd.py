@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
     app.command("logs")(logs)
     app.command("smoke")(smoke)
     app.command("destroy")(destroy)
+    app.command("doctor")(doctor)
 
 
 def status(name: str | None = typer.Argument(None, help="Deployment name (default: all).")) -> None:
@@ -32,7 +33,7 @@ def status(name: str | None = typer.Argument(None, help="Deployment name (defaul
     for note in notes:  # e.g. no container engine: processes are still listed
         from rich.markup import escape
 
-        out.info(f"[dim]{escape(note)}; containers not listed[/]")
+        out.info(f"[dim]{escape(note)}[/]")
     table = _table("deployment", "instance", "runtime", "state", "health", "endpoint", "engine")
     for row in rows:
         state = row.phase if row.exit_code is None else f"{row.phase} ({row.exit_code})"
@@ -48,7 +49,7 @@ def list_deployments() -> None:
     """List the deployments deployctl has state for (no live checks)."""
     from deployctl.state import StateStore
 
-    states = StateStore().list()
+    states, broken = StateStore().scan()
     from deployctl.instance import service_url
 
     table = _table("deployment", "engine", "runtime", "endpoint", "image", "updated")
@@ -69,7 +70,11 @@ def list_deployments() -> None:
          "upstream": s.handle.endpoint if s.handle.endpoint != s.endpoint else None}
         for s in states
     ]  # fmt: skip
-    out.result(data, human=table if states else "No deployments.")
+    for error in broken:  # one damaged file never hides the others
+        name = getattr(error.file, "stem", None) or str(error.file)
+        table.add_row(name, "-", "-", f"broken state: {error.message}", "-", "-")
+        data.append({"name": name, "broken": error.message, "file": str(error.file), "fix": error.hint})
+    out.result(data, human=table if states or broken else "No deployments.")
 
 
 def _upstream_line(state: Any) -> str:
@@ -124,11 +129,16 @@ def smoke(
     out.result(report.model_dump(mode="json"), human=table)
 
 
-def destroy(name: str = typer.Argument(..., help="Deployment name.")) -> None:
+def destroy(
+    name: str = typer.Argument(..., help="Deployment name."),
+    force: bool = typer.Option(
+        False, "--force", help="Forget the deployment even when its runtime cannot be reached."
+    ),
+) -> None:
     """Stop and remove everything deployctl started for NAME, and forget it. Safe to repeat."""
     from deployctl.deployments import destroy_deployment
 
-    result = destroy_deployment(name)
+    result = destroy_deployment(name, force=force)
     if not result.found_anything:
         out.info(f"Nothing to destroy: no deployment named {name} and nothing labelled with it.")
     for instance in result.removed:
@@ -136,6 +146,27 @@ def destroy(name: str = typer.Argument(..., help="Deployment name.")) -> None:
     if result.state_deleted:
         out.ok(f"forgot deployment {name}")
     out.result({"deployment": name, "removed": list(result.removed), "state_deleted": result.state_deleted})
+
+
+def doctor(
+    fix: bool = typer.Option(False, "--fix", help="Remove stale lock and temp files (never state)."),
+) -> None:
+    """List damaged state files and stale locks, with why and the way out. Exit 1 while any remains."""
+    from deployctl.doctor import diagnose
+    from deployctl.doctor import fix as fix_problems
+
+    problems = diagnose()
+    removed = fix_problems(problems) if fix else []
+    remaining = [p for p in problems if p.path not in removed]
+    for path in removed:
+        out.ok(f"removed {path}")
+    table = _table("problem", "file", "what", "way out")
+    for problem in remaining:
+        table.add_row(problem.kind, problem.path, problem.message, problem.fix)
+    data = {"problems": [p.as_dict() for p in remaining], "removed": removed}
+    out.result(data, human=table if remaining else "No problems found.")
+    if any(p.kind != "in-flight" for p in remaining):
+        raise typer.Exit(1)
 
 
 def _table(*columns: str) -> Any:

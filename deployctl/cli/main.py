@@ -61,6 +61,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "deployments_cmd",
         "Stop and remove everything deployctl started for NAME, and forget it. Safe to repeat.",
     ),
+    "doctor": LazyCommand(
+        "deployments_cmd",
+        "List damaged state files and stale locks, with why and the way out. Exit 1 while any remains.",
+    ),
     "capabilities": LazyCommand(
         "capabilities_cmd",
         "Show which format × KV cache × engine combinations run natively, by fallback, or not at all.",

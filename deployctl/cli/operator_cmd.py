@@ -44,7 +44,7 @@ def compose(
     written = []
     for recipe_file in recipe_files:
         recipe = load_recipe(recipe_file)
-        judge_named_gpu(recipe, recipe_file)
+        recipe = judge_named_gpu(recipe, recipe_file)
         text = render_recipe_compose(recipe, recipe_path=str(recipe_file), portable=portable)
         target = output or (out_dir / recipe_file.name if out_dir else None)
         if target is None:

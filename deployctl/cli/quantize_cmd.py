@@ -47,7 +47,9 @@ def quantize(recipe_file: Path = RecipeArg, progress: bool = ProgressOption) -> 
 def _judge(recipe: Any, recipe_file: Path) -> None:
     """Refuse a recipe the capability table rejects before spending minutes on calibration."""
     from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+    from deployctl.recipe.files import check_local_files
 
+    check_local_files(recipe, file=recipe_file)
     verdict = judge_recipe(recipe, gpu=resolve_gpu(recipe))
     raise_if_rejected(verdict, recipe, file=recipe_file)
 

@@ -14,14 +14,21 @@ RecipeArg = typer.Argument(..., help="Recipe YAML file.", show_default=False)
 def validate(recipe_file: Path = RecipeArg) -> None:
     """Check a recipe and judge it against the capability table (no download, no container)."""
     from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+    from deployctl.recipe.files import check_local_files
     from deployctl.recipe.load import load_recipe
 
     recipe = load_recipe(recipe_file)
+    check_local_files(recipe, file=recipe_file)
     gpu = resolve_gpu(recipe, file=recipe_file)
     verdict = judge_recipe(recipe, gpu=gpu)
     for warning in verdict.warnings:
         out.warning(warning)
     raise_if_rejected(verdict, recipe, file=recipe_file)
+    if verdict.memory is not None and (chosen := verdict.memory.chosen_max_model_len):
+        out.info(
+            f"engine.max_model_len is not set and the model's full context does not fit: "
+            f"deployctl will use {chosen}, the longest that fits"
+        )
     summary = {
         "recipe": str(recipe_file),
         "name": recipe.name,

@@ -38,7 +38,7 @@ def render(
     written = []
     for recipe_file in recipe_files:
         recipe = load_recipe(recipe_file)
-        judge_named_gpu(recipe, recipe_file)
+        recipe = judge_named_gpu(recipe, recipe_file)
         text = render_target(recipe, target, recipe_path=str(recipe_file), portable=portable)
         if out_dir is None:
             out.result({"recipe": str(recipe_file), "target": target, "text": text}, human=None)

@@ -3,7 +3,7 @@
 Every flag is checked by SGLang's own parser in tests/engines/test_sglang_parser.py (PyPI sglang 0.5.23,
 `sglang.srt.server_args.prepare_server_args`, what both `sglang serve` and `python -m
 sglang.launch_server` call). Sources: sgl-project/sglang python/sglang/srt/ @ v0.5.23 (the PyPI wheel):
-- `--model-path` (alias `--model`), `--context-length`, `--dtype`, `--quantization`, `--kv-cache-dtype`:
+- `--model-path` (alias `--model`), `--load-format dummy` (recipe `model.weights: dummy`), `--context-length`, `--dtype`, `--quantization`, `--kv-cache-dtype`:
   arg_groups/fields/model.py l.51, 110, 160, 177, 197.
 - `--host` (default 127.0.0.1: a container must bind 0.0.0.0), `--port` (default 30000),
   `--served-model-name`: arg_groups/fields/serving.py l.65, 66, 168.
@@ -44,6 +44,8 @@ def sglang_args(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) ->
     args = ["--model-path", placement.model_dir, "--host", listen_host(recipe)]
     args += ["--port", str(listen_port(recipe, placement))]
     args += ["--served-model-name", recipe.served_name]
+    if recipe.model.dummy:  # fields/model.py l.58 load_format; choices.py LOAD_FORMAT_CHOICES has "dummy"
+        args += ["--load-format", "dummy"]
     if quantization := QUANTIZATION_METHOD.get(checkpoint.format):
         args += ["--quantization", quantization]
     if kv_dtype := KV_CACHE_DTYPE.get(checkpoint.kv_cache):

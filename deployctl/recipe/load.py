@@ -1,7 +1,8 @@
 """Read a recipe file into a `Recipe`, or fail with one clear `RecipeError` (file, line, field, fix).
 
-Only `yaml.safe_load`-equivalent loading is used: the document is composed once with the safe
-loader, so each value keeps its line number for error messages, then constructed from that node.
+Only the safe loader is used, within a budget of depth and expanded size (`document.py`: a YAML bomb
+fails in milliseconds), refusing duplicate keys; the composed document keeps each key's line for the
+error messages here and, through `lines.py`, for checks that run later (capability, local files).
 """
 
 from __future__ import annotations
@@ -11,40 +12,46 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from deployctl.errors import RecipeError
+from deployctl.recipe.checks import check_recipe_values
+from deployctl.recipe.document import read_document
+from deployctl.recipe.lines import nearest_line, remember_lines
 from deployctl.recipe.model import Recipe
 
 _MAX_RECIPE_BYTES = 1 << 20
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    """Parse and validate; the only way the rest of deployctl gets a `Recipe`."""
+    """Parse and validate; the only way the rest of deployctl gets a `Recipe`.
+
+    The recipe remembers the line of each key (`recipe_line`), so later stages (the capability
+    judge) can point at the line too."""
     file = Path(path)
-    text = _read_text(file)
-    node = _compose(file, text)
-    if node is None:
+    document = read_document(file, _read_text(file))
+    if document is None:
         raise RecipeError(
             "the recipe is empty", file=file, hint="start from an example: deployctl schema, or recipes/*.yaml"
         )
-    data = _construct(file, text)
+    data = document.data
     if not isinstance(data, dict):
         raise RecipeError(
             f"a recipe is a mapping of keys (model:, engine:, ...), not a {type(data).__name__}",
             file=file,
-            line=node.start_mark.line + 1,
+            line=document.line,
             hint="see recipes/quickstart-cpu.yaml for the shape",
         )
     data.setdefault("name", _name_from_file(file))
-    lines = _line_index(node)
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        raise _to_recipe_error(file, exc, lines, data) from None
-    return _anchor_paths(recipe, file.parent)
+        raise _to_recipe_error(file, exc, document.lines, data) from None
+    recipe = _anchor_paths(recipe, file.parent)
+    remember_lines(recipe, file, document.lines)
+    check_recipe_values(recipe)
+    return recipe
 
 
 def _anchor_paths(recipe: Recipe, base: Path) -> Recipe:
@@ -92,66 +99,23 @@ def _read_text(file: Path) -> str:
         raise RecipeError("the recipe is not UTF-8 text", file=file, hint="save it as UTF-8") from None
 
 
-def _compose(file: Path, text: str) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.composer.ComposerError:  # several documents
-        raise RecipeError(
-            "a recipe file holds one YAML document", file=file, hint="remove the extra '---' sections"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise _yaml_error(file, exc) from None
-
-
-def _construct(file: Path, text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:  # pragma: no cover - compose already caught syntax errors
-        raise _yaml_error(file, exc) from None
-
-
-def _yaml_error(file: Path, exc: yaml.YAMLError) -> RecipeError:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return RecipeError(
-        f"YAML syntax error: {problem}",
-        file=file,
-        line=(mark.line + 1) if mark else None,
-        hint="check indentation and quoting near that line (values with ':' need quotes)",
-    )
-
-
 def _name_from_file(file: Path) -> str:
     stem = re.sub(r"[^a-z0-9_.\-]+", "-", file.stem.lower()).strip("-.") or "deployment"
     return stem[:63]
-
-
-def _line_index(node: yaml.Node) -> dict[tuple[Any, ...], int]:
-    """Map every key path in the document to the line (1-based) where it is written."""
-    index: dict[tuple[Any, ...], int] = {}
-
-    def walk(current: yaml.Node, path: tuple[Any, ...]) -> None:
-        index.setdefault(path, current.start_mark.line + 1)
-        if isinstance(current, yaml.MappingNode):
-            for key_node, value_node in current.value:
-                key = key_node.value
-                index[path + (key,)] = key_node.start_mark.line + 1
-                walk(value_node, path + (key,))
-        elif isinstance(current, yaml.SequenceNode):
-            for position, item in enumerate(current.value):
-                walk(item, path + (position,))
-
-    walk(node, ())
-    return index
 
 
 def _to_recipe_error(
     file: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int], data: dict[str, Any]
 ) -> RecipeError:
     """Turn pydantic's report into one message per problem, the first one leading."""
-    problems = [_describe(error, data) for error in exc.errors(include_url=False)]
+    errors = exc.errors(include_url=False)
+    # A misspelt required key shows up twice: 'engine' missing and 'engin' unknown. Lead with the
+    # unknown key, whose "did you mean" names the fix, rather than with the bare "is required".
+    if any(error["type"] == "missing" for error in errors):
+        errors.sort(key=lambda error: error["type"] != "extra_forbidden")
+    problems = [_describe(error, data) for error in errors]
     first_loc, first_message, first_hint = problems[0]
-    line = _nearest_line(lines, first_loc)
+    line = nearest_line(lines, first_loc)
     others = [f"{'.'.join(map(str, loc)) or '(top level)'}: {message}" for loc, message, _ in problems[1:]]
     return RecipeError(
         first_message,
@@ -228,10 +192,3 @@ def _type_hint(kind: str, loc: tuple[Any, ...]) -> str | None:
     if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
         return "the value is out of range"
     return "see `deployctl schema` for what this key accepts"
-
-
-def _nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
-    for cut in range(len(loc), -1, -1):
-        if (found := lines.get(tuple(loc[:cut]))) is not None:
-            return found
-    return None

@@ -12,11 +12,19 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_serializer, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from deployctl.engine_facts import engine_names
 from deployctl.open_name import OpenName
-from deployctl.strict import StrictModel
+from deployctl.recipe import grammar
+from deployctl.strict import StrictModel as _StrictModel
+
+
+class StrictModel(_StrictModel):
+    """The project's strict base, and numbers are finite: `.inf`/`.nan` are never meaningful in a recipe
+    (a `.nan` limit makes a gate never fire, an `.inf` timeout overflows a renderer)."""
+
+    model_config = ConfigDict(**_StrictModel.model_config, allow_inf_nan=False)
 
 
 class QuantFormat(str, Enum):
@@ -87,7 +95,7 @@ _TINY = re.compile(r"^tiny-(qwen3|llama)$")
 _CALIBRATION_DEVICE = re.compile(r"^(auto|cpu|cuda:\d{1,2})$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Shapes of real secrets: a pasted value where an env var *name* belongs must never be stored.
-_SECRET_SHAPES = re.compile(r"^(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_\-]{16,}|nvapi-[A-Za-z0-9_\-]{16,})$")
+_SECRET_SHAPES = grammar.SECRET_SHAPES
 
 
 class ModelSpec(StrictModel):
@@ -192,7 +200,7 @@ class CalibrationSpec(StrictModel):
 
 class QualityGate(StrictModel):
     max_perplexity_increase: float | None = Field(
-        None, description="Refuse to serve when perplexity rises more than this (0.05 or '5%')"
+        None, ge=0, le=100, description="Refuse to serve when perplexity rises more than this (0.05 or '5%')"
     )
     min_top1_agreement: float | None = Field(None, ge=0, le=1)
     eval_samples: int = Field(16, ge=1, le=10_000)
@@ -245,13 +253,13 @@ class EngineSpec(StrictModel):
 
     name: EngineName
     image: str | None = Field(None, description="Override the pinned default image of the engine")
-    max_model_len: int | None = Field(None, ge=16, description="Longest sequence (prompt + output)")
-    max_batch_size: int | None = Field(None, ge=1, description="Concurrent sequences (vLLM max-num-seqs)")
-    max_num_tokens: int | None = Field(None, ge=16, description="Tokens per scheduler step")
+    max_model_len: int | None = Field(None, ge=16, le=1 << 24, description="Longest sequence (prompt + output)")
+    max_batch_size: int | None = Field(None, ge=1, le=1 << 16, description="Concurrent sequences (vLLM max-num-seqs)")
+    max_num_tokens: int | None = Field(None, ge=16, le=1 << 24, description="Tokens per scheduler step")
     gpu_memory_utilization: float | None = Field(
         None, gt=0, le=1, description="vLLM: share of GPU memory; trtllm: KV share of free memory"
     )
-    kv_cache_memory_bytes: int | None = Field(None, ge=1 << 20, description="vLLM: explicit KV-cache size")
+    kv_cache_memory_bytes: int | None = Field(None, ge=1 << 20, le=1 << 45, description="vLLM: explicit KV-cache size")
     enforce_eager: bool = Field(False, description="vLLM: skip torch.compile and CUDA graphs")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     extra_args: tuple[str, ...] = Field((), description="Passed verbatim after deployctl's own flags")
@@ -262,13 +270,38 @@ class EngineSpec(StrictModel):
     def _shorthand(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
 
+    @field_validator("image")
+    @classmethod
+    def _image_reference(cls, value: str | None) -> str | None:
+        if value is not None and (problem := grammar.check_image(value)):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("extra_args")
+    @classmethod
+    def _no_secret_in_args(cls, args: tuple[str, ...]) -> tuple[str, ...]:
+        """A value in extra_args lands in argv, `ps`, compose files and manifests: never a secret."""
+        for position, arg in enumerate(args):
+            flag, _, inline = arg.partition("=")
+            named = flag.startswith("-") and grammar.looks_secret_name(flag.lstrip("-"))
+            following = args[position + 1] if position + 1 < len(args) else ""
+            value = inline or ("" if following.startswith("-") else following)
+            if grammar.secret_in(arg) or (named and value):
+                raise ValueError(
+                    f"engine.extra_args[{position}] carries a secret ({flag if named else 'a token'}): "
+                    "extra_args end up in the command line, `ps`, compose files and manifests. Put the "
+                    "value in an environment variable and give its NAME under serve.api_key_env (the "
+                    "API key) or pass it from your environment (HF_TOKEN)"
+                )
+        return args
+
     @field_validator("env")
     @classmethod
     def _env_has_no_secrets(cls, env: dict[str, str]) -> dict[str, str]:
         for key, value in env.items():
             if not _ENV_NAME.match(key):
                 raise ValueError(f"'{key}' is not a valid environment variable name")
-            if _looks_secret_name(key) or _SECRET_SHAPES.match(str(value)):
+            if _looks_secret_name(key) or grammar.secret_in(str(value)):
                 raise ValueError(
                     f"engine.env.{key} looks like a secret; secrets never go in a recipe: "
                     "name the variable under serve.api_key_env or pass it from your environment"
@@ -297,7 +330,7 @@ class ServeSpec(StrictModel):
     api_key_env: str | None = Field(
         None, description="NAME of the environment variable holding the API key (never the key itself)"
     )
-    health_timeout_s: float = Field(900, gt=0, description="Deadline for the engine to become healthy")
+    health_timeout_s: float = Field(900, gt=0, le=86_400, description="Deadline for the engine to become healthy")
     swap: Literal["auto", "replace", "blue-green"] = Field(
         "auto",
         description="How a re-apply swaps the running engine for a changed one. replace: quantize while the "
@@ -323,6 +356,22 @@ class ServeSpec(StrictModel):
         "instead of serve.host:serve.port (a published host port cannot move between containers)",
     )
 
+    @field_validator("host")
+    @classmethod
+    def _host_grammar(cls, value: str) -> str:
+        if problem := grammar.check_host(value):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("served_name")
+    @classmethod
+    def _served_name_grammar(cls, value: str | None) -> str | None:
+        if value is not None and (problem := grammar.check_served_name(value)):
+            raise ValueError(problem)
+        if value is not None and grammar.secret_in(value):
+            raise ValueError("serve.served_name looks like a secret token; it is sent and logged in clear")
+        return value
+
     @field_validator("api_key_env")
     @classmethod
     def _is_a_name_not_a_key(cls, value: str | None) -> str | None:
@@ -341,9 +390,9 @@ SMOKE_PROMPT = "Say hello in one short sentence."  # also `deployctl smoke URL` 
 
 class SmokeSpec(StrictModel):
     enabled: bool = True
-    prompt: str = SMOKE_PROMPT
+    prompt: str = Field(SMOKE_PROMPT, min_length=1, max_length=10_000)
     max_tokens: int = Field(16, ge=1, le=4096)
-    timeout_s: float = Field(120, gt=0)
+    timeout_s: float = Field(120, gt=0, le=3600)
 
 
 class Recipe(StrictModel):
@@ -375,8 +424,7 @@ def dummy_weights_in(recipe: dict[str, Any] | None) -> bool:
 
 
 def _looks_secret_name(key: str) -> bool:
-    upper = key.upper()
-    return any(word in upper for word in ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY"))
+    return grammar.looks_secret_name(key)
 
 
 RecipeDocument = Annotated[Recipe, Field(description="deployctl recipe")]

@@ -14,10 +14,12 @@ prints (log tails in errors, `deployctl logs`).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 
 from deployctl.errors import DeployctlError
 from deployctl.launch_spec import LaunchSpec
+from deployctl.recipe.grammar import SECRET_SHAPES
 
 _MIN_SECRET_LEN = 4
 
@@ -51,8 +53,37 @@ def secret_values(spec: LaunchSpec, environ: Mapping[str, str] | None = None) ->
     return [environ[name] for name in names if len(environ.get(name, "")) >= _MIN_SECRET_LEN]
 
 
+# Masked whatever the caller's environment holds: token shapes, and values after the words that
+# announce a secret (`--api-key X`, `Authorization: Bearer X`, `HF_TOKEN=X`, `"api_key": "X"`).
+_ANNOUNCED = re.compile(
+    r"""(?ix)
+    (authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token)\s+)   # Authorization: Bearer X
+    ([^\s"',;]+)
+    |
+    ((?:--?|\b)[\w.-]*(?:api[_-]?key|token|secret|password|passwd)["']?(?:\s*[:=]\s*|\s+)["']?)
+    ([^\s"',;]+)
+    """
+)
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Mask every secret value in `text` (longest first, so overlapping values mask fully)."""
+    """Mask every secret value in `text` (longest first, so overlapping values mask fully), then
+    anything shaped like a token or announced as one, so that masking does not depend on which
+    variables happen to be set where deployctl runs."""
     for value in sorted(set(secrets), key=len, reverse=True):
         text = text.replace(value, "***")
-    return text
+    text = SECRET_SHAPES.sub("***", text)
+    return _ANNOUNCED.sub(_mask_announced, text)
+
+
+def _mask_announced(match: re.Match[str]) -> str:
+    if match.group(1) is not None:
+        return f"{match.group(1)}***"
+    value = match.group(4)
+    if value == "***" or value.lower() in _NOT_VALUES:
+        return match.group(0)
+    return f"{match.group(3)}***"
+
+
+# Words that follow "token"/"key" in ordinary log lines without being a value.
+_NOT_VALUES = {"is", "not", "set", "none", "null", "missing", "required", "of", "for", "to", "the", "a"}

@@ -219,7 +219,11 @@ def _spawn(
         atomic_write_text(Path(generated.target), generated.content)
     log_path = settings.logs_dir() / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb" if fresh_log else "ab") as log:
+    # 0600: an engine's output can hold what its environment held (a key echoed in an error).
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if fresh_log else os.O_APPEND)
+    log_fd = os.open(log_path, flags, 0o600)
+    os.fchmod(log_fd, 0o600)  # a log created by an older deployctl was 0644
+    with open(log_fd, "wb" if fresh_log else "ab") as log:
         try:
             child = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

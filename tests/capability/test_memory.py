@@ -33,7 +33,7 @@ def memory_finding(verdict):
     [
         ("Qwen/Qwen3-32B", "RTX 4090", "vllm", "none", 1, Level.REJECTED),
         ("Qwen/Qwen3-8B", "RTX 4090", "vllm", "fp8", 1, Level.NATIVE),
-        ("Qwen/Qwen3-8B", "RTX 4090", "vllm", "none", 1, Level.REJECTED),
+        ("Qwen/Qwen3-8B", "RTX 4090", "vllm", "none", 1, Level.NATIVE),
         ("meta-llama/Llama-3.1-70B", "H200", "vllm", "none", 1, Level.REJECTED),
         ("meta-llama/Llama-3.1-70B", "H200", "vllm", "none", 2, Level.NATIVE),
         ("meta-llama/Llama-3.1-70B", "H200", "vllm", "fp8", 1, Level.NATIVE),
@@ -42,7 +42,7 @@ def memory_finding(verdict):
     ids=[
         "Qwen3-32B bf16 (65 GB) does not fit a 24 GB RTX 4090",
         "Qwen3-8B fp8 (9.4 GB) fits an RTX 4090 with its full 40k context",
-        "Qwen3-8B bf16 (16.4 GB) plus 40k tokens of KV does not fit an RTX 4090",
+        "Qwen3-8B bf16 (16.4 GB) without max_model_len fits an RTX 4090 at a shorter length, chosen",
         "Llama-3.1-70B bf16 (141 GB) does not fit one H200",
         "Llama-3.1-70B bf16 fits two H200 with tensor parallel 2",
         "Llama-3.1-70B fp8 (73 GB) fits one H200",
@@ -101,8 +101,9 @@ def test_fp8_kv_halves_the_kv_cache_and_tensor_parallel_splits_it():
 
 
 def test_a_long_context_that_does_not_fit_names_the_length_that_does():
-    verdict = judge_recipe(recipe("Qwen/Qwen3-8B", "RTX 4090", "vllm", "none"))
+    verdict = judge_recipe(recipe("Qwen/Qwen3-8B", "RTX 4090", "vllm", "none", max_model_len=40960))
     finding = memory_finding(verdict)
+    assert finding.level is Level.REJECTED
     assert finding.field == "engine.max_model_len"
     assert finding.fitting_max_model_len is not None
     shorter = judge_recipe(
@@ -111,8 +112,22 @@ def test_a_long_context_that_does_not_fit_names_the_length_that_does():
     assert memory_finding(shorter).level is Level.NATIVE
 
 
+def test_an_unset_max_model_len_gets_the_longest_length_that_fits():
+    """The default (the model's full context) never causes a rejection when a shorter one fits: like
+    vLLM 0.33's `--max-model-len auto`, the longest that fits is chosen and said."""
+    verdict = judge_recipe(recipe("meta-llama/Llama-3.1-8B", "RTX 3090", "trtllm", "w4a16_awq"))
+    assert verdict.ok
+    chosen = verdict.memory.chosen_max_model_len
+    assert chosen is not None and 2048 <= chosen < 131072
+    assert f"max_model_len {chosen:,}" in memory_finding(verdict).reason
+    explicit = recipe("meta-llama/Llama-3.1-8B", "RTX 3090", "trtllm", "w4a16_awq", max_model_len=131072)
+    assert not judge_recipe(explicit).ok, "a length the user set is judged as set"
+
+
 def test_vllm_memory_utilization_from_the_recipe_is_used():
-    tight = judge_recipe(recipe("Qwen/Qwen3-8B", "RTX 4090", "vllm", "fp8", gpu_memory_utilization=0.5))
+    tight = judge_recipe(
+        recipe("Qwen/Qwen3-8B", "RTX 4090", "vllm", "fp8", gpu_memory_utilization=0.5, max_model_len=40960)
+    )
     assert memory_finding(tight).level is Level.REJECTED
 
 

@@ -30,7 +30,7 @@ from sglang.srt.server_args import prepare_server_args
 
 FIELDS = ("model_path", "host", "port", "served_model_name", "quantization", "kv_cache_dtype", "tp_size",
           "context_length", "max_running_requests", "chunked_prefill_size", "mem_fraction_static",
-          "disable_prefill_cuda_graph", "disable_decode_cuda_graph", "dtype", "api_key")
+          "disable_prefill_cuda_graph", "disable_decode_cuda_graph", "dtype", "api_key", "load_format")
 results = {}
 for name, argv in json.load(sys.stdin).items():
     try:
@@ -112,6 +112,10 @@ def sglang_argv_of_every_recipe() -> dict[str, list[str]]:
         argvs[f"every option, {fmt} weights, {kv} KV"] = _args(
             every_option, QuantFormat(fmt), KvCacheFormat(kv)
         )
+    dummy = parse_recipe_dict(
+        {"name": "dummy", "model": {"id": "Qwen/Qwen3-8B", "weights": "dummy"}, "gpu": "H100 SXM", "engine": "sglang"}
+    )
+    argvs["dummy weights"] = _args(dummy, QuantFormat.NONE, KvCacheFormat.NONE)
     return argvs
 
 
@@ -159,6 +163,8 @@ def test_sglang_parses_every_command_line_deployctl_emits(parsed) -> None:
     assert (fp8["quantization"], fp8["kv_cache_dtype"]) == ("modelopt_fp8", "fp8_e4m3")
     plain = results["every option, none weights, none KV"]
     assert (plain["quantization"], plain["kv_cache_dtype"]) == (None, "auto")
+    assert results["dummy weights"]["load_format"] == "dummy"
+    assert plain["load_format"] == "auto"
 
 
 @pytest.mark.integration
