@@ -74,7 +74,7 @@ def test_judge_plan_launch_spec_and_execute_read_the_new_engines_row(
     assert verdict.memory.share == "echo gpu_memory_utilization 0.8 of the GPU"
     assert verdict.memory.overhead_per_gpu == 1024**3
 
-    warnings, swap = judge(recipe)
+    warnings, swap, recipe = judge(recipe)
     store = StateStore()
     world = observe(recipe.name, get_runtime(recipe.runtime), store, healthy=lambda _handle, _path: True)
     assert isinstance(world.runtime, RecordingRuntime)
