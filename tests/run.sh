@@ -175,7 +175,7 @@ sglang_venv() {
 habits() {
     local failed=0
     "$VENV/bin/ruff" check --quiet . || failed=1
-    "$VENV/bin/ruff" format --check --quiet . || failed=1
+    "$VENV/bin/ruff" format --check --output-format concise . || failed=1  # one line per file
     "$VENV/bin/python" -m mypy --cache-dir "$CI_CACHE/mypy-cache" || failed=1
     [[ $failed -eq 0 ]] || log "a habit failed (ruff check / ruff format --check / mypy): see above"
     return "$failed"
