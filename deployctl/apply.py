@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deployctl import settings
 from deployctl.apply_result import ApplyResult
@@ -30,15 +30,20 @@ from deployctl.recipe.lines import carry_lines
 from deployctl.recipe.model import Recipe
 from deployctl.state import DeploymentState, Revision, recipe_hash
 
+if TYPE_CHECKING:
+    from deployctl.quality.gate import SwapGate
+
 __all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "build_spec"]
 
 
 def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str], SwapChoice, Recipe]:
     """Refuse impossible recipes before any side effect; return the fallback warnings, the swap choice,
-    and the recipe to deploy (with the max_model_len chosen when it was unset and the context does not fit)."""
-    from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+    and the recipe to deploy (with the max_model_len chosen when it was unset and the context does not fit).
+    The verdict is for the engine version that will run (preflight.verdict_for)."""
+    from deployctl.capability import raise_if_rejected
     from deployctl.capability.verdict import fitted_recipe
     from deployctl.errors import CapabilityRejected
+    from deployctl.preflight import verdict_for
     from deployctl.recipe.files import check_local_files
     from deployctl.recipe.lines import recipe_line
 
@@ -51,13 +56,14 @@ def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str]
             hint="render it for Kubernetes: deployctl render --target lws (vLLM) or --target dynamo RECIPE",
         )
     check_local_files(recipe, file=recipe_path)
-    gpu = resolve_gpu(recipe, file=recipe_path)
-    verdict = judge_recipe(recipe, gpu=gpu)
+    verdict = verdict_for(recipe, recipe_path=recipe_path)  # judged for the engine version that will run
     raise_if_rejected(verdict, recipe, file=recipe_path)
-    warnings = list(verdict.warnings)
+    version_warning = verdict.engine_version.warning if verdict.engine_version else None
+    warnings = [version_warning] if version_warning else []
+    warnings += verdict.warnings
     if verdict.memory is not None and (chosen := verdict.memory.chosen_max_model_len):
         warnings.append(
-            f"engine.max_model_len is not set and the model's full context does not fit on {gpu.name}; "
+            f"engine.max_model_len is not set and the model's full context does not fit on {verdict.gpu.name}; "
             f"using max_model_len {chosen}, the longest that fits (set engine.max_model_len to choose)"
         )
     recipe = fitted_recipe(recipe, verdict)
@@ -177,6 +183,7 @@ def apply_recipe(
     warnings, swap, recipe = judge(recipe, recipe_path=recipe_path)
     for message in warnings:
         report(f"warning: {message}")
+    report(_judged_for(recipe))
     store, runtime = StateStore(), get_runtime(recipe.runtime)
     if not dry_run:
         front_of(recipe, None)  # a front's key must be set before anything is quantized or stopped
@@ -185,7 +192,7 @@ def apply_recipe(
         # a plan during an apply must not call the apply's new, not yet recorded engine an orphan
         in_flight = world.observed.model_copy(update={"apply_in_flight": store.lock_holder(recipe.name)})
         result = _located(recipe_path, plan_recipe, recipe, replace(world, observed=in_flight), swap)
-        result.warnings = warnings
+        result.warnings = warnings + _checked(recipe, result.checkpoint, recipe_path, report)
         return result
     _located(recipe_path, _check_calibration_room, recipe)  # a refusal here leaves not even a lock file
     with store.lock(recipe.name):
@@ -196,10 +203,35 @@ def apply_recipe(
         report(str(result.plan))
         if result.plan.needs_checkpoint:
             result = _make_checkpoint(recipe, world, result, report, swap)
+        result.warnings += _checked(recipe, result.checkpoint, recipe_path, report)  # before the engine starts
         pause("checkpoint")
-        execute(Run(recipe, recipe_path, world, store, result, report, front=front_of(recipe, result)))
+        check = _candidate_check(recipe, world, result, report)
+        execute(
+            Run(
+                recipe, recipe_path, world, store, result, report, front=front_of(recipe, result), check=check
+            )
+        )
+        result.warnings += check.warnings if check else []
     result.timings["total"] = time.perf_counter() - started
     return result
+
+
+def _judged_for(recipe: Recipe) -> str:
+    from deployctl.preflight import engine_version
+
+    return f"judged for {engine_version(recipe).label()}"
+
+
+def _checked(recipe: Recipe, checkpoint: Checkpoint | None, recipe_path: Path | None, report: Reporter) -> list[str]:
+    """The checkpoint check (preflight.py) when the checkpoint exists; its warnings, also reported."""
+    from deployctl.preflight import check_before_launch
+
+    if checkpoint is None:
+        return []
+    warnings = check_before_launch(recipe, checkpoint, recipe_path=recipe_path)
+    for message in warnings:
+        report(f"warning: {message}")
+    return warnings
 
 
 def _located(recipe_path: Path | None, fn, *args):
@@ -230,6 +262,15 @@ def _make_checkpoint(
         report(f"with the checkpoint known, the engine step is: {result.plan.engine_operation}")
     result.timings, result.warnings, result.calibration = timings, planned.warnings, planned.calibration
     return result
+
+
+def _candidate_check(recipe: Recipe, world: World, result: ApplyResult, report: Reporter) -> SwapGate | None:
+    """The task gate (`quality.max_task_drop`) when this apply swaps in another checkpoint, else None."""
+    if not recipe.quality.gated or result.checkpoint is None or result.spec is None:
+        return None
+    from deployctl.quality.gate import swap_gate
+
+    return swap_gate(recipe, world.previous, result.checkpoint, result.spec.engine_args.served_name, report)
 
 
 def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: None) -> ApplyResult:

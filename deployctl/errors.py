@@ -73,6 +73,14 @@ class QualityGateFailed(DeployctlError):
     """The quantized model is worse than the recipe allows; nothing was served."""
 
 
+class EvaluationFailed(DeployctlError):
+    """lm-evaluation-harness could not evaluate the endpoint (not installed, unknown task, no answer)."""
+
+
+class TaskGateFailed(QualityGateFailed):
+    """The candidate engine scored worse on the recipe's tasks than the engine it would replace."""
+
+
 class RuntimeUnavailable(DeployctlError):
     """The container engine or the engine program cannot be reached or found."""
 
@@ -84,9 +92,15 @@ class ImageMissing(RuntimeUnavailable):
 class EngineStartFailed(DeployctlError):
     """The engine exited, or never became healthy, before the deadline."""
 
-    def __init__(self, message: str, *, hint: str | None = None, log_tail: str = "") -> None:
-        super().__init__(message, hint=hint, details=[log_tail] if log_tail else [])
-        self.log_tail = log_tail
+    def __init__(
+        self, message: str, *, hint: str | None = None, log_tail: str = "", log_path: str | None = None
+    ) -> None:
+        details = [log_tail] if log_tail else []
+        if log_path:
+            details.append(f"the engine's full log is kept at {log_path}")
+        super().__init__(message, hint=hint, details=details)
+        self.log_tail = log_tail  # the root-cause block (serve/start_failure.py), secrets masked
+        self.log_path = log_path
 
 
 class SmokeTestFailed(DeployctlError):

@@ -71,6 +71,19 @@ def smoke_recipe(recipe: Recipe, endpoint: str, model: str | None) -> SmokeRepor
     return smoke(recipe, endpoint, model=model)
 
 
+class CandidateCheck(Protocol):
+    """A check of the new engine between its smoke test and the cutover (quality.gate.SwapGate).
+
+    `prepare` runs first, while the old engine still serves (its endpoint, or None when it does not
+    run); `verify` raises a DeployctlError to refuse the new engine, which is then discarded and the
+    old one kept (blue-green) or restored (replace), exactly as after a failed smoke test.
+    """
+
+    def prepare(self, serving_endpoint: str | None) -> None: ...
+
+    def verify(self, candidate_endpoint: str) -> None: ...
+
+
 @dataclass
 class Run:
     """One execution of a plan: inputs, the seams, and the result being filled in."""
@@ -84,6 +97,7 @@ class Run:
     wait_healthy: WaitHealthy = field(default=wait_until_healthy)
     smoke: SmokeTest = field(default=smoke_recipe)
     front: Front | None = None  # the front that owns the public port (docs/front.md), when the recipe has one
+    check: CandidateCheck | None = None  # the task gate (quality.gate.SwapGate), when the swap has one
 
     @property
     def spec(self) -> LaunchSpec:
@@ -109,6 +123,8 @@ def execute(run: Run) -> None:
     op = plan.engine_operation
     recorded = handles.get(run.world.observed.recorded_instance or "")
     front_steps(run, plan, recorded)
+    if run.check is not None and op.kind not in (OperationKind.KEEP, OperationKind.ATTACH):
+        _prepare_check(run, recorded)
     if op.kind is OperationKind.CREATE:
         _remove_orphans(run, [handles[name] for name in plan.orphans])
         _serve_verified(run, lambda: _launch(run), discard_on_failure=True)
@@ -131,6 +147,17 @@ def execute(run: Run) -> None:
         _blue_green(run, recorded)
     else:
         _replace(run, recorded)
+
+
+def _prepare_check(run: Run, recorded: Handle | None) -> None:
+    """The candidate check's first half, before anything stops: the recorded engine's endpoint when it
+    answered observe's health probe, else None."""
+    assert run.check is not None
+    running = {i.name for i in run.world.observed.instances if i.phase == "running"}
+    serving = recorded.endpoint if recorded is not None and recorded.name in running else None
+    tick = time.perf_counter()
+    run.check.prepare(serving)
+    run.result.timings["verify_baseline"] = time.perf_counter() - tick
 
 
 def _remove_orphans(run: Run, orphans: list[Handle]) -> None:
@@ -231,6 +258,10 @@ def _verified(
             result.smoke = run.smoke(run.recipe, handle.endpoint, spec.engine_args.served_name)
             result.timings["smoke"] = time.perf_counter() - tick
         pause("smoked")
+        if run.check is not None:
+            tick = time.perf_counter()
+            run.check.verify(handle.endpoint)
+            result.timings["verify_candidate"] = time.perf_counter() - tick
     except BaseException:
         if handle is not None and discard_on_failure:
             _discard(runtime, handle, run.report)
@@ -307,4 +338,4 @@ def _create_writable_mounts(recipe: Recipe, spec: LaunchSpec) -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
 
 
-__all__ = ["Run", "SmokeTest", "WaitHealthy", "execute", "record"]
+__all__ = ["CandidateCheck", "Run", "SmokeTest", "WaitHealthy", "execute", "record"]

@@ -232,6 +232,8 @@ flock -u "$LOCK_FD"
 step "podman service" start_podman
 
 export DEPLOYCTL_REQUIRE_INTEGRATION=${DEPLOYCTL_REQUIRE_INTEGRATION:-1}
+# Models the tests train (tests/quality/trained_model.py), each keyed by its inputs; kept between runs.
+export DEPLOYCTL_TEST_CACHE=${DEPLOYCTL_TEST_CACHE:-$CI_CACHE/test-models}
 # This clone's code first, even if another clone re-pointed the shared venv's editable install.
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 log "setup done in $((SECONDS - RUN_STARTED)) s:"

@@ -177,3 +177,34 @@ def test_compare_quantizes_for_real_and_reports_size_and_quality(tmp_path: Path)
     assert fp8["perplexity"] > 0 and none["perplexity"] == fp8["perplexity_base"]
     assert 0.5 < fp8["top1_agreement"] <= 1.0
     assert _png_size((tmp_path / "compare.png").read_bytes()) == (1210, 495)
+
+
+def test_recorded_task_scores_become_columns_in_lm_evals_names(tmp_path: Path) -> None:
+    from deployctl.quality.scores import TaskResults, TaskScore
+
+    def eval_file(fmt: str, acc: float) -> Path:
+        scores = (
+            TaskScore(task="deployctl_cloze", metric="acc", value=acc, stderr=0.02, samples=100),
+            TaskScore(task="gsm8k", metric="exact_match", filter="strict-match", value=acc / 2, stderr=None),
+        )
+        results = TaskResults(
+            endpoint="http://h:8000", model="m", tasks=("deployctl_cloze", "gsm8k"), scores=scores
+        )
+        path = tmp_path / f"{fmt}.json"
+        path.write_text(results.model_dump_json())
+        return path
+
+    recipe = parse_recipe_dict({"name": "q", "model": "Qwen/Qwen3-8B", "gpu": "H100 SXM", "engine": "vllm"})
+    rows = gather_figures(
+        recipe,
+        [QuantFormat.FP8, QuantFormat.NVFP4],
+        bench_files={},
+        serve=False,
+        bench=lambda *args: pytest.fail("nothing should be served"),
+        quantize=False,
+        eval_files={"fp8": eval_file("fp8", 0.8), "nvfp4": eval_file("nvfp4", 0.4)},
+    )
+    header, _, fp8, nvfp4 = markdown_table(rows).splitlines()
+    assert "| deployctl_cloze acc | gsm8k exact_match (strict-match) | note |" in header
+    assert fp8.endswith("| 0.800 ± 0.020 | 0.400 |  |")
+    assert nvfp4.endswith("| 0.400 ± 0.020 | 0.200 |  |")

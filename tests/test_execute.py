@@ -18,7 +18,7 @@ from deployctl.apply import build_spec
 from deployctl.apply_result import ApplyResult
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import EngineStartFailed, SmokeTestFailed
-from deployctl.execute import Run, execute
+from deployctl.execute import CandidateCheck, Run, execute
 from deployctl.instance import Handle, instance_name
 from deployctl.launch_spec import LaunchSpec
 from deployctl.observe import observe
@@ -102,7 +102,9 @@ class Ring:
             raise SmokeTestFailed("chat: the engine returned no text")
         return SmokeReport(base_url=endpoint, model=model or "", models=(), model_listed=True, checks=())
 
-    def apply(self, wanted: Recipe, strategy: str = "replace") -> ApplyResult:
+    def apply(
+        self, wanted: Recipe, strategy: str = "replace", check: CandidateCheck | None = None
+    ) -> ApplyResult:
         """observe → plan → execute, as `deployctl apply` does once the checkpoint exists."""
         spec = build_spec(wanted, CHECKPOINT)
         healthy: Callable[[Handle, str], bool] = lambda handle, _path: (  # noqa: E731
@@ -116,7 +118,17 @@ class Ring:
         )  # fmt: skip
         plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": True}))
         result = ApplyResult(deployment=NAME, plan=plan, spec=spec, checkpoint=CHECKPOINT)
-        run = Run(wanted, None, world, self.store, result, self.reports.append, self.wait_healthy, self.smoke)
+        run = Run(
+            wanted,
+            None,
+            world,
+            self.store,
+            result,
+            self.reports.append,
+            self.wait_healthy,
+            self.smoke,
+            check=check,
+        )
         execute(run)
         return result
 

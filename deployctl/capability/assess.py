@@ -15,6 +15,7 @@ from deployctl.capability.table import (
     CalibrationRow,
     FeatureRow,
     Level,
+    RowContext,
     ServingRow,
     calibration_rows,
     feature_rows,
@@ -38,9 +39,9 @@ class Combination:
         return cls(recipe.quantization.format, recipe.quantization.kv_cache, recipe.engine.name)
 
 
-def table_findings(combo: Combination, gpu: GpuInfo) -> list[Finding]:
+def table_findings(combo: Combination, gpu: GpuInfo, context: RowContext | None = None) -> list[Finding]:
     """Serving and calibration rows of the capability table (no recipe, no model needed)."""
-    rows = serving_rows(combo.weights, combo.kv, combo.engine, gpu.arch)
+    rows = serving_rows(combo.weights, combo.kv, combo.engine, gpu.arch, context)
     findings = [_finding("serving", row, _row_field(row)) for row in rows]
     if not rows:
         findings.append(
@@ -70,10 +71,15 @@ def table_findings(combo: Combination, gpu: GpuInfo) -> list[Finding]:
 
 
 def assess(
-    recipe: Recipe, combo: Combination, gpu: GpuInfo, gpu_count: int, shape: ModelShape | None
+    recipe: Recipe,
+    combo: Combination,
+    gpu: GpuInfo,
+    gpu_count: int,
+    shape: ModelShape | None,
+    context: RowContext | None = None,
 ) -> tuple[list[Finding], MemoryEstimate | None]:
     """Every finding for the recipe run as `combo` on `gpu_count` × `gpu`, and the memory estimate."""
-    findings = table_findings(combo, gpu)
+    findings = table_findings(combo, gpu, context)
     findings += feature_findings(recipe, combo.engine, gpu, gpu_count)
     findings += dummy_weights_findings(recipe, combo)
     if shape is None:

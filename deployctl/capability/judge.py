@@ -14,9 +14,10 @@ from deployctl.capability.catalogue import GpuInfo, find_gpu, load_catalogue, lo
 from deployctl.capability.memory import MemoryEstimate
 from deployctl.capability.shapes import ModelShape, resolve_shape
 from deployctl.capability.swap_strategy import choose_swap
-from deployctl.capability.table import Level
+from deployctl.capability.table import Level, RowContext, pinned_version
 from deployctl.capability.verdict import Alternative, Finding, Verdict
 from deployctl.engine_facts import engine_facts
+from deployctl.engine_version import JudgedVersion
 from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe
 
 MAX_ALTERNATIVES = 4
@@ -33,14 +34,28 @@ _BITS = {
 }
 
 
-def judge_recipe(recipe: Recipe, *, gpu: GpuInfo | None = None, shape: ModelShape | None = None) -> Verdict:
-    """The verdict for the recipe on `gpu` (default: the recipe's named GPU; `auto` must be resolved)."""
+def judge_recipe(
+    recipe: Recipe,
+    *,
+    gpu: GpuInfo | None = None,
+    shape: ModelShape | None = None,
+    version: JudgedVersion | None = None,
+) -> Verdict:
+    """The verdict for the recipe on `gpu` (default: the recipe's named GPU; `auto` must be resolved),
+    judged for the engine `version` that will run (default: the pinned image's)."""
     gpu = gpu or _named_gpu(recipe)
     shape = shape or resolve_shape(recipe.model)
+    version = version or pinned(recipe.engine.name)
+    context = RowContext(
+        engine=recipe.engine.name,
+        version=version.version,
+        model_type=model_type_of(recipe, shape),
+        kv_scales=recipe.quantization.kv_cache_scales,
+    )
     combo = Combination.of(recipe)
-    findings, memory = assess(recipe, combo, gpu, total_gpus(recipe), shape)
+    findings, memory = assess(recipe, combo, gpu, total_gpus(recipe), shape, context)
     level = Level.worst([f.level for f in findings])
-    alternatives = () if level is Level.NATIVE else find_alternatives(recipe, combo, gpu, shape)
+    alternatives = () if level is Level.NATIVE else find_alternatives(recipe, combo, gpu, shape, context)
     # After the alternatives: another format or GPU is no answer to a swap the runtime cannot do.
     swap, swap_findings = choose_swap(recipe, gpu, shape, memory)
     findings += swap_findings
@@ -56,13 +71,38 @@ def judge_recipe(recipe: Recipe, *, gpu: GpuInfo | None = None, shape: ModelShap
         alternatives=alternatives,
         memory=memory,
         swap=swap,
+        engine_version=version,
     )
 
 
-def judge_combination(weights: QuantFormat, kv: KvCacheFormat, engine: EngineName, gpu: GpuInfo) -> Verdict:
+def pinned(engine: EngineName) -> JudgedVersion:
+    """The version of the pinned image: what a verdict is judged for when nothing else is known."""
+    from deployctl.engine_facts import engine_facts
+
+    return JudgedVersion(
+        engine=engine.value, version=pinned_version(engine), source=f"pinned image {engine_facts(engine).image}"
+    )
+
+
+def model_type_of(recipe: Recipe, shape: ModelShape | None) -> str | None:
+    """config.json's model_type when a local config says it; tiny-<arch> generated models are <arch>."""
+    if shape is not None and shape.model_type:
+        return shape.model_type
+    generated = recipe.model.generate
+    return generated.removeprefix("tiny-") if generated else None
+
+
+def judge_combination(
+    weights: QuantFormat,
+    kv: KvCacheFormat,
+    engine: EngineName,
+    gpu: GpuInfo,
+    version: JudgedVersion | None = None,
+) -> Verdict:
     """Format × KV × engine on a GPU, without a recipe or a model (what `deployctl capabilities` shows)."""
+    version = version if version is not None and version.engine == engine.value else pinned(engine)
     combo = Combination(weights, kv, engine)
-    findings = table_findings(combo, gpu)
+    findings = table_findings(combo, gpu, RowContext(engine=engine, version=version.version))
     return Verdict(
         weights=weights,
         kv_cache=kv,
@@ -70,6 +110,7 @@ def judge_combination(weights: QuantFormat, kv: KvCacheFormat, engine: EngineNam
         gpu=gpu,
         level=Level.worst([f.level for f in findings]),
         findings=tuple(findings),
+        engine_version=version,
     )
 
 
@@ -79,10 +120,12 @@ def capability_matrix(
     engines: list[EngineName] | None = None,
     formats: list[QuantFormat] | None = None,
     kv_formats: list[KvCacheFormat] | None = None,
+    versions: dict[EngineName, JudgedVersion] | None = None,
 ) -> list[Verdict]:
-    """`judge_combination` over every requested GPU × format × KV × engine (all when not filtered)."""
+    """`judge_combination` over every requested GPU × format × KV × engine (all when not filtered),
+    each engine at `versions[engine]` (default: its pinned version)."""
     return [
-        judge_combination(weights, kv, engine, gpu)
+        judge_combination(weights, kv, engine, gpu, (versions or {}).get(engine))
         for weights in formats or list(QuantFormat)
         for kv in kv_formats or list(KvCacheFormat)
         for engine in engines or list(EngineName)
@@ -97,18 +140,22 @@ def _named_gpu(recipe: Recipe) -> GpuInfo:
 
 
 def find_alternatives(
-    recipe: Recipe, current: Combination, gpu: GpuInfo, shape: ModelShape | None
+    recipe: Recipe,
+    current: Combination,
+    gpu: GpuInfo,
+    shape: ModelShape | None,
+    context: RowContext | None = None,
 ) -> tuple[Alternative, ...]:
     """Nearest working combinations: same GPU first (other format/KV/engine), then other GPUs."""
-    same = sorted(_same_gpu_candidates(recipe, current, gpu, shape), key=lambda c: _rank(c, current))
+    same = sorted(_same_gpu_candidates(recipe, current, gpu, shape, context), key=lambda c: _rank(c, current))
     chosen = same[:MAX_SAME_GPU]
-    others = _other_gpu_candidates(recipe, current, gpu, shape)
+    others = _other_gpu_candidates(recipe, current, gpu, shape, context)
     chosen += others[: MAX_ALTERNATIVES - len(chosen)]
     return tuple(chosen)
 
 
 def _same_gpu_candidates(
-    recipe: Recipe, current: Combination, gpu: GpuInfo, shape: ModelShape | None
+    recipe: Recipe, current: Combination, gpu: GpuInfo, shape: ModelShape | None, context: RowContext | None
 ) -> list[Alternative]:
     found = []
     for engine in EngineName:
@@ -117,38 +164,43 @@ def _same_gpu_candidates(
                 combo = Combination(weights, kv, engine)
                 if combo == current:
                     continue
-                alternative = _try(recipe, combo, gpu, total_gpus(recipe), shape)
+                alternative = _try(recipe, combo, gpu, total_gpus(recipe), shape, context)
                 if alternative is not None:
                     found.append(alternative)
     return found
 
 
 def _other_gpu_candidates(
-    recipe: Recipe, current: Combination, gpu: GpuInfo, shape: ModelShape | None
+    recipe: Recipe, current: Combination, gpu: GpuInfo, shape: ModelShape | None, context: RowContext | None
 ) -> list[Alternative]:
     """The same combination on more of the same GPU, then on other catalogue GPUs, smallest first."""
     found = []
     if not gpu.is_cpu and find_gpu(gpu.name) is not None:
-        more = _try(recipe, current, gpu, total_gpus(recipe) * 2, shape)
+        more = _try(recipe, current, gpu, total_gpus(recipe) * 2, shape, context)
         if more is not None:
             found.append(more)
     by_memory = sorted(load_catalogue().gpus, key=lambda g: (g.memory_gb, g.sm))
     for other in by_memory:
         if other.name == gpu.name:
             continue
-        alternative = _try(recipe, current, other, total_gpus(recipe), shape)
+        alternative = _try(recipe, current, other, total_gpus(recipe), shape, context)
         if alternative is not None:
             found.append(alternative)
     return sorted(found, key=lambda a: a.level.rank)  # stable: smallest GPU first within a level
 
 
 def _try(
-    recipe: Recipe, combo: Combination, gpu: GpuInfo, count: int, shape: ModelShape | None
+    recipe: Recipe,
+    combo: Combination,
+    gpu: GpuInfo,
+    count: int,
+    shape: ModelShape | None,
+    context: RowContext | None = None,
 ) -> Alternative | None:
     """An Alternative when the combination would work, possibly with a shorter max_model_len."""
     if engine_facts(combo.engine).development_engine and not gpu.is_cpu:
         return None  # judged when a recipe names it; never offered as the way to serve a model on a GPU
-    findings, _memory = assess(recipe, combo, gpu, count, shape)
+    findings, _memory = assess(recipe, combo, gpu, count, shape, context)
     rejected = [f for f in findings if f.level is Level.REJECTED]
     note = None
     if rejected and all(f.subject == "memory" and f.fitting_max_model_len for f in rejected):

@@ -33,6 +33,7 @@ class ModelShape(StrictModel):
     tied: bool = False
     max_position: int = Field(4096, ge=1)
     experts: int = Field(1, ge=1, description="routed experts per layer (1 = dense)")
+    model_type: str | None = None  # config.json model_type (capability rows limited to some models)
     source: str
 
     @property
@@ -115,6 +116,7 @@ def shape_from_config(config: dict[str, Any], *, source: str) -> ModelShape | No
             tied=bool(config.get("tie_word_embeddings", text.get("tie_word_embeddings", False))),
             max_position=int(text.get("max_position_embeddings") or 4096),
             experts=experts,
+            model_type=config.get("model_type"),
             source=source,
         )
     except (KeyError, TypeError, ValueError, ValidationError):

@@ -7,6 +7,7 @@ EVERY matching row (weights rows and KV rows separately), and the worst level wi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 from importlib import resources
@@ -16,6 +17,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from deployctl.capability.catalogue import CPU_FAMILY, load_catalogue
+from deployctl.engine_version import version_matches
 from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat
 from deployctl.strict import StrictModel
 
@@ -58,21 +60,59 @@ class _Row(StrictModel):
         return self
 
 
+@dataclass(frozen=True)
+class RowContext:
+    """What some rows depend on besides the combination: the engine version that will run (for the
+    recipe's engine; other engines are judged at their pinned version), the model's `model_type`
+    (None: unknown, so rows limited to model types do not match) and the KV scale form."""
+
+    engine: EngineName | None = None
+    version: str | None = None
+    model_type: str | None = None
+    kv_scales: str = "calibrated"
+
+    def version_of(self, engine: EngineName) -> str:
+        if engine == self.engine and self.version:
+            return self.version
+        return pinned_version(engine)
+
+
 class ServingRow(_Row):
-    """(weights, KV, engine, architectures) → level."""
+    """(weights, KV, engine, architectures) → level; optionally only for an engine version range,
+    some model types, or one KV scale form."""
 
     engine: EngineName
     weights: Any_ | tuple[QuantFormat, ...]
     kv: Any_ | tuple[KvCacheFormat, ...]
     arch: ArchSpec
+    versions: str | None = None  # e.g. "<0.33" (see engine_version.version_matches); None = every version
+    model_types: tuple[str, ...] | None = None  # config.json model_type values; None = every model
+    kv_scales: Literal["calibrated", "fixed"] | None = None
 
-    def matches(self, weights: QuantFormat, kv: KvCacheFormat, engine: EngineName, family: str) -> bool:
+    def matches(
+        self,
+        weights: QuantFormat,
+        kv: KvCacheFormat,
+        engine: EngineName,
+        family: str,
+        context: RowContext | None = None,
+    ) -> bool:
+        context = context or RowContext()
         return (
             self.engine == engine
             and (self.weights == "any" or weights in self.weights)
             and (self.kv == "any" or kv in self.kv)
             and arch_matches(self.arch, family)
+            and version_matches(context.version_of(engine), self.versions)
+            and (self.model_types is None or context.model_type in self.model_types)
+            and (self.kv_scales is None or context.kv_scales == self.kv_scales)
         )
+
+    @field_validator("versions")
+    @classmethod
+    def _a_range(cls, value: str | None) -> str | None:
+        version_matches("0.0.0", value)  # raises ValueError on a malformed range
+        return value
 
 
 class CalibrationRow(_Row):
@@ -146,10 +186,21 @@ def unregister_serving_rows(engine: str) -> None:
 
 
 def serving_rows(
-    weights: QuantFormat, kv: KvCacheFormat, engine: EngineName, family: str
+    weights: QuantFormat,
+    kv: KvCacheFormat,
+    engine: EngineName,
+    family: str,
+    context: RowContext | None = None,
 ) -> list[ServingRow]:
     rows = (*load_table().serving, *_REGISTERED_SERVING)
-    return [row for row in rows if row.matches(weights, kv, engine, family)]
+    return [row for row in rows if row.matches(weights, kv, engine, family, context)]
+
+
+def pinned_version(engine: EngineName) -> str:
+    """The engine version of the pinned image (data/engines.yaml): what rows are judged at by default."""
+    from deployctl.engine_facts import engine_facts
+
+    return engine_facts(engine).version
 
 
 def calibration_rows(weights: QuantFormat, kv: KvCacheFormat, host: str) -> list[CalibrationRow]:

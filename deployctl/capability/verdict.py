@@ -10,6 +10,7 @@ from pydantic import computed_field
 from deployctl.capability.catalogue import GpuInfo
 from deployctl.capability.memory import MemoryEstimate
 from deployctl.capability.table import Level
+from deployctl.engine_version import JudgedVersion
 from deployctl.errors import CapabilityRejected
 from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe
 from deployctl.strict import StrictModel
@@ -77,6 +78,7 @@ class Verdict(StrictModel):
     alternatives: tuple[Alternative, ...] = ()
     memory: MemoryEstimate | None = None
     swap: SwapChoice | None = None  # recipes only: how a changed engine would be swapped in
+    engine_version: JudgedVersion | None = None  # the engine version the rows were judged for
 
     @computed_field  # type: ignore[prop-decorator]  # in --json output too (pydantic documents this form)
     @property
@@ -122,7 +124,8 @@ class Verdict(StrictModel):
             field=first.field,
             file=file,
             line=line,
-            details=[f"{f.reason} [{f.source}]" for f in self.rejections[1:]],
+            details=[f"{f.reason} [{f.source}]" for f in self.rejections[1:]]
+            + ([f"judged for {self.engine_version.label()}"] if self.engine_version else []),
         )
 
 

@@ -30,6 +30,14 @@ def capabilities(
         list[str] | None,
         typer.Option("--kv", metavar="KV", help="KV-cache format: none, fp8, nvfp4 (repeatable)."),
     ] = None,
+    engine_version: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--engine-version",
+            metavar="ENGINE=VERSION",
+            help="Judge ENGINE at VERSION instead of its pinned image, e.g. vllm=0.24.0 (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Show which format × KV cache × engine combinations run natively, by fallback, or not at all."""
     from deployctl.capability import capability_matrix, lookup_gpu
@@ -41,7 +49,10 @@ def capabilities(
         engines=_choices(EngineName, engine, "--engine"),
         formats=_choices(QuantFormat, format, "--format"),
         kv_formats=_choices(KvCacheFormat, kv, "--kv"),
+        versions=_versions(engine_version),
     )
+    judged = {v.engine_version.label() for v in verdicts if v.engine_version}
+    out.info("judged for " + "; ".join(sorted(judged)))
     data = [_verdict_json(v) for v in verdicts]
     human = _detail_table(verdicts) if len(gpus) == 1 else _matrix_table(verdicts, gpus)
     out.result(data, human=human)
@@ -84,12 +95,29 @@ def _choices(enum, values: list[str] | None, option: str) -> list | None:
     return [valid[value.strip().lower()] for value in values]
 
 
+def _versions(values: list[str] | None) -> dict:
+    """`--engine-version vllm=0.24.0` → {EngineName.VLLM: JudgedVersion}; a bad value is a usage error."""
+    from deployctl.engine_version import JudgedVersion, is_version
+    from deployctl.errors import UsageError
+    from deployctl.recipe.model import EngineName
+
+    chosen = {}
+    for value in values or []:
+        name, _, version = value.partition("=")
+        engines = _choices(EngineName, [name], "--engine-version")
+        if not engines or not is_version(version):
+            raise UsageError(f"--engine-version {value} is not ENGINE=VERSION", hint="e.g. --engine-version vllm=0.24.0")
+        chosen[engines[0]] = JudgedVersion(engine=engines[0].value, version=version, source="--engine-version")
+    return chosen
+
+
 def _verdict_json(verdict) -> dict:
     return {
         "gpu": verdict.gpu.name,
         "weights": verdict.weights.value,
         "kv_cache": verdict.kv_cache.value,
         "engine": verdict.engine.value,
+        "engine_version": verdict.engine_version.version if verdict.engine_version else None,
         "level": verdict.level.value,
         "findings": [f.model_dump(mode="json", exclude_none=True) for f in verdict.findings],
     }

@@ -50,6 +50,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "quantize_cmd",
         "Quantize the recipe's model with Model Optimizer (cached by content) and print its quality.",
     ),
+    "eval": LazyCommand(
+        "eval_cmd",
+        "Evaluate an endpoint with lm-evaluation-harness on the recipe's tasks (what the swap gate runs).",
+    ),
     "status": LazyCommand("deployments_cmd", "Show deployments with their live state and health."),
     "list": LazyCommand("deployments_cmd", "List the deployments deployctl has state for (no live checks)."),
     "logs": LazyCommand("deployments_cmd", "Print the engine's output (secret values masked)."),

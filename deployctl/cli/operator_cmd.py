@@ -154,6 +154,12 @@ def compare(
     num_prompts: Annotated[int | None, typer.Option(help="Requests per level for --serve.")] = None,
     output_len: Annotated[int, typer.Option(help="Tokens per request for --serve.")] = 128,
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Where compare.md/.png/.json go.")] = None,
+    evaluate: Annotated[
+        bool, typer.Option("--eval", help="With --serve, also run the recipe's quality.tasks (lm-eval).")
+    ] = False,
+    eval_json: Annotated[
+        list[str] | None, typer.Option("--eval-json", help="FORMAT=FILE: `deployctl --json eval` results.")
+    ] = None,
 ) -> None:
     """Compare quantization formats of one recipe: size, quality, throughput and latency (table + PNG)."""
     from deployctl.bench.run import BenchConfig, run_bench
@@ -185,6 +191,8 @@ def compare(
             serve=serve,
             bench=bench_one,
             quantize=quantize,
+            evaluate=evaluate,
+            eval_files=parse_bench_files(eval_json or [], flag="--eval-json"),
             report=out.step,
         )
     folder = out_dir or Path("benchmarks") / "out" / f"compare-{recipe.name}"

@@ -36,22 +36,37 @@ def quantize(recipe_file: Path = RecipeArg, progress: bool = ProgressOption) -> 
     else:
         out.ok(f"quantized in {elapsed:.1f} s: {checkpoint.key}")
     manifest = prepared.manifest.model_dump(mode="json") if prepared.manifest else None
+    warnings = _checked(recipe, checkpoint, recipe_file)
     data = {
         "checkpoint": checkpoint.model_dump(mode="json"),
         "cache_hit": prepared.cache_hit,
         "manifest": manifest,
+        "checkpoint_warnings": warnings,  # errors refuse the export (CapabilityRejected)
     }
     out.result(data, human=_quantize_table(checkpoint, manifest))
 
 
 def _judge(recipe: Any, recipe_file: Path) -> None:
-    """Refuse a recipe the capability table rejects before spending minutes on calibration."""
-    from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+    """Refuse a recipe the capability table rejects (for the engine version that will run) before
+    spending minutes on calibration."""
+    from deployctl.capability import raise_if_rejected
+    from deployctl.preflight import judged_for, verdict_for
     from deployctl.recipe.files import check_local_files
 
     check_local_files(recipe, file=recipe_file)
-    verdict = judge_recipe(recipe, gpu=resolve_gpu(recipe))
+    verdict = verdict_for(recipe, recipe_path=recipe_file)
+    out.info(judged_for(verdict))
     raise_if_rejected(verdict, recipe, file=recipe_file)
+
+
+def _checked(recipe: Any, checkpoint: Any, recipe_file: Path) -> list[str]:
+    """The checkpoint check on the export (refuses a broken one); its warnings, printed."""
+    from deployctl.preflight import check_before_launch
+
+    warnings = check_before_launch(recipe, checkpoint, recipe_path=recipe_file)
+    for warning in warnings:
+        out.warning(warning)
+    return warnings
 
 
 def _quantize_table(checkpoint: Any, manifest: dict[str, Any] | None) -> Any:
@@ -71,12 +86,30 @@ def _quantize_table(checkpoint: Any, manifest: dict[str, Any] | None) -> Any:
     if quality["status"] != "ok":
         table.add_row("quality", quality["status"])
         return table
-    table.add_row("perplexity", f"{quality['perplexity_base']:.3f} → {quality['perplexity_quant']:.3f} "
-                  f"({quality['perplexity_increase']:+.2%})")  # fmt: skip
-    table.add_row("top-1 agreement", f"{quality['top1_agreement']:.2%}")
-    table.add_row("mean KL(base‖quant)", f"{quality['mean_kl']:.5f} nats")
+    for label, value in kl_statistics(quality):
+        table.add_row(label, value)
     table.add_row("held-out tokens", str(quality["eval_tokens"]))
     return table
+
+
+def kl_statistics(quality: dict[str, Any]) -> list[tuple[str, str]]:
+    """The quality figures under llama.cpp's names (`perplexity --kl-divergence`), each ± its standard
+    error where the manifest has one (llama.cpp tools/perplexity/perplexity.cpp)."""
+
+    def pm(value: float, error: float | None, fmt: str, scale: float = 1.0) -> str:
+        text = format(value * scale, fmt)
+        return text if error is None else f"{text} ± {format(error * scale, fmt)}"
+
+    return [
+        ("PPL(Q)", pm(quality["perplexity_quant"], quality.get("perplexity_quant_stderr"), ".4f")),
+        ("PPL(base)", pm(quality["perplexity_base"], quality.get("perplexity_base_stderr"), ".4f")),
+        ("PPL(Q)/PPL(base)", f"{quality['perplexity_increase'] + 1:.4f}"),
+        ("Mean KLD", pm(quality["mean_kl"], quality.get("mean_kl_stderr"), ".6f")),
+        (
+            "Same top p",
+            pm(quality["top1_agreement"], quality.get("top1_agreement_stderr"), ".3f", 100) + " %",
+        ),
+    ]
 
 
 @cache_app.command("ls")

@@ -12,15 +12,22 @@ RecipeArg = typer.Argument(..., help="Recipe YAML file.", show_default=False)
 
 
 def validate(recipe_file: Path = RecipeArg) -> None:
-    """Check a recipe and judge it against the capability table (no download, no container)."""
-    from deployctl.capability import judge_recipe, raise_if_rejected, resolve_gpu
+    """Check a recipe and judge it against the capability table (no download, no container).
+
+    The verdict is for the engine version that will run (printed); a checkpoint already on disk is checked.
+    """
+    from deployctl.capability import raise_if_rejected
+    from deployctl.preflight import judged_for, verdict_for
     from deployctl.recipe.files import check_local_files
     from deployctl.recipe.load import load_recipe
 
     recipe = load_recipe(recipe_file)
     check_local_files(recipe, file=recipe_file)
-    gpu = resolve_gpu(recipe, file=recipe_file)
-    verdict = judge_recipe(recipe, gpu=gpu)
+    verdict = verdict_for(recipe, recipe_path=recipe_file)
+    version = verdict.engine_version
+    out.info(judged_for(verdict))
+    if version is not None and version.warning:
+        out.warning(version.warning)
     for warning in verdict.warnings:
         out.warning(warning)
     raise_if_rejected(verdict, recipe, file=recipe_file)
@@ -29,14 +36,38 @@ def validate(recipe_file: Path = RecipeArg) -> None:
             f"engine.max_model_len is not set and the model's full context does not fit: "
             f"deployctl will use {chosen}, the longest that fits"
         )
+    checked = _check_checkpoint_if_present(recipe, recipe_file)
     summary = {
         "recipe": str(recipe_file),
         "name": recipe.name,
         "verdict": verdict.level.value,
         "gpu": verdict.gpu.name if verdict.gpu else None,
+        "engine_version": version.model_dump(mode="json") if version else None,
+        "checkpoint_checked": checked,
         "findings": [finding.model_dump(mode="json") for finding in verdict.findings],
     }
-    out.result(summary, human=f"{recipe_file}: {recipe.name} is valid ({verdict.level.value} on {summary['gpu']})")
+    judged = f"{version.engine} {version.version}" if version else "the pinned engine"
+    out.result(
+        summary,
+        human=f"{recipe_file}: {recipe.name} is valid ({verdict.level.value} on {summary['gpu']} with {judged})",
+    )
+
+
+def _check_checkpoint_if_present(recipe, recipe_file: Path) -> str | None:
+    """The checkpoint check on the checkpoint apply would use, when it already exists here."""
+    from deployctl.errors import ModelSourceError
+    from deployctl.preflight import check_before_launch
+    from deployctl.quantize.lookup import find_checkpoint
+
+    try:
+        checkpoint = find_checkpoint(recipe)
+    except ModelSourceError:
+        return None  # apply says what is missing; validate stays about the recipe
+    if checkpoint is None:
+        return None
+    for warning in check_before_launch(recipe, checkpoint, recipe_path=recipe_file):
+        out.warning(warning)
+    return str(checkpoint.path)
 
 
 def schema() -> None:

@@ -6,6 +6,9 @@ from a GPU machine) or measured now by deploying the variant, benchmarking it an
 (`--serve`). Output: a markdown table and a PNG with two panels (throughput vs latency across the
 concurrency sweep; quality loss vs size).
 
+With `--eval` (and `--serve`) or `--eval-json FMT=FILE` (a `deployctl --json eval` result), each format
+also gets its lm-eval task scores: one column per task and metric, `value ± stderr`, in lm-eval's names.
+
 The figures model and the table/plot are pure functions of the figures, so they are tested with
 known numbers; gathering (quantize, apply, bench) happens in `compare.gather` only.
 """
@@ -20,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from deployctl.errors import UsageError
+from deployctl.quality.scores import TaskResults, TaskScore
 from deployctl.recipe.model import QuantFormat
 
 
@@ -44,6 +48,7 @@ class FormatFigures(BaseModel):
     perplexity_increase: float | None = None  # 0.03 = +3 % over the base model
     top1_agreement: float | None = None
     sweep: tuple[SweepPoint, ...] = ()
+    task_scores: tuple[TaskScore, ...] = ()  # lm-eval, on the served variant
     note: str = ""
 
     @property
@@ -65,17 +70,26 @@ def parse_formats(text: str) -> list[QuantFormat]:
     return formats
 
 
-def parse_bench_files(pairs: Sequence[str]) -> dict[str, Path]:
+def parse_bench_files(pairs: Sequence[str], flag: str = "--bench-json") -> dict[str, Path]:
     """`fp8=results/fp8.json` pairs → {format: file}."""
     files = {}
     for pair in pairs:
         name, sep, path = pair.partition("=")
         if not sep or not name or not path:
-            raise UsageError(
-                f"--bench-json takes FORMAT=FILE, got '{pair}'", hint="e.g. --bench-json fp8=fp8.json"
-            )
+            raise UsageError(f"{flag} takes FORMAT=FILE, got '{pair}'", hint=f"e.g. {flag} fp8=fp8.json")
         files[QuantFormat(name.strip()).value] = Path(path)
     return files
+
+
+def read_eval_file(path: Path) -> tuple[TaskScore, ...]:
+    """Scores from a `deployctl --json eval` result."""
+    try:
+        return TaskResults.model_validate_json(path.read_text()).scores
+    except (OSError, ValueError) as exc:
+        raise UsageError(
+            f"cannot read task scores from {path}: {exc}",
+            hint="pass a file written by `deployctl --json eval`",
+        ) from None
 
 
 def sweep_from_bench(report: Mapping[str, Any]) -> tuple[SweepPoint, ...]:
@@ -124,13 +138,18 @@ def figures_from_manifest(fmt: str, manifest: Mapping[str, Any]) -> FormatFigure
 
 def markdown_table(rows: Sequence[FormatFigures]) -> str:
     """One line per format; serving figures are those of the highest-throughput sweep point."""
+    tasks = list(dict.fromkeys(score.key for row in rows for score in row.task_scores))
+    task_headers = "".join(
+        f"{task} {metric if f == 'none' else f'{metric} ({f})'} | " for task, metric, f in tasks
+    )
     header = (
         "| format | size | perplexity | Δ perplexity | top-1 agreement | "
-        "best output tok/s | at concurrency | median TPOT (ms) | median TTFT (ms) | note |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        f"best output tok/s | at concurrency | median TPOT (ms) | median TTFT (ms) | {task_headers}note |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(tasks) + "---|"
     )
     lines = [header]
     for row in rows:
+        scores = {score.key: score for score in row.task_scores}
         best = row.best_throughput
         cells = [
             row.format,
@@ -142,6 +161,7 @@ def markdown_table(rows: Sequence[FormatFigures]) -> str:
             str(best.concurrency) if best else "—",
             _num(best.median_tpot_ms if best else None, 2),
             _num(best.median_ttft_ms if best else None, 1),
+            *(_score(scores.get(key)) for key in tasks),
             row.note,
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -156,6 +176,12 @@ def _size(size: int | None) -> str:
         if size >= scale:
             return f"{size / scale:.2f} {unit}"
     return f"{size} B"
+
+
+def _score(score: TaskScore | None) -> str:
+    if score is None:
+        return "—"
+    return f"{score.value:.3f}" if score.stderr is None else f"{score.value:.3f} ± {score.stderr:.3f}"
 
 
 def _num(value: float | None, digits: int) -> str:

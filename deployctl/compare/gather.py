@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from deployctl.compare.figures import FormatFigures, figures_from_manifest, read_bench_file, sweep_from_bench
+from deployctl.compare.figures import (
+    FormatFigures,
+    figures_from_manifest,
+    read_bench_file,
+    read_eval_file,
+    sweep_from_bench,
+)
 from deployctl.errors import DeployctlError
 from deployctl.recipe.model import QualityGate, QuantFormat, Recipe
 
@@ -42,8 +48,10 @@ def checkpoint_figures(variant: Recipe, fmt: QuantFormat) -> FormatFigures:
     )
 
 
-def serve_and_bench(variant: Recipe, bench: BenchFactory, report: Reporter) -> dict:
-    """Deploy the variant, bench it, destroy it (also when the bench fails)."""
+def serve_and_bench(
+    variant: Recipe, bench: BenchFactory, report: Reporter, *, evaluate: bool = False
+) -> tuple[dict, tuple]:
+    """Deploy the variant, bench it (and evaluate it on quality.tasks), destroy it (also on failure)."""
     from deployctl.apply import apply_recipe
     from deployctl.bench.target import v1_url
     from deployctl.deployments import destroy_deployment
@@ -53,9 +61,23 @@ def serve_and_bench(variant: Recipe, bench: BenchFactory, report: Reporter) -> d
     try:
         served = result.spec.engine_args.served_name if result.spec else variant.served_name
         outcome = bench(v1_url(result.endpoint or ""), served, variant.serve.api_key_env)
-        return outcome.model_dump(mode="json")  # type: ignore[attr-defined]
+        scores = _evaluate(variant, result, served, report) if evaluate else ()
+        return outcome.model_dump(mode="json"), scores  # type: ignore[attr-defined]
     finally:
         destroy_deployment(variant.name)
+
+
+def _evaluate(variant: Recipe, result: object, served: str, report: Reporter) -> tuple:
+    from deployctl.quality.harness import EvalTarget, evaluate_endpoint
+
+    checkpoint = result.checkpoint  # type: ignore[attr-defined]
+    target = EvalTarget(
+        base_url=result.endpoint or "",  # type: ignore[attr-defined]
+        model=served,
+        tokenizer=str(checkpoint.path) if checkpoint else None,
+        api_key_env=variant.serve.api_key_env,
+    )
+    return evaluate_endpoint(target, variant.quality, report=report).scores
 
 
 def gather_figures(
@@ -66,6 +88,8 @@ def gather_figures(
     serve: bool,
     bench: BenchFactory,
     quantize: bool = True,
+    evaluate: bool = False,
+    eval_files: Mapping[str, Path] | None = None,
     report: Reporter = lambda _: None,
 ) -> list[FormatFigures]:
     rows = []
@@ -81,8 +105,12 @@ def gather_figures(
             if fmt.value in bench_files:
                 figures = figures.model_copy(update={"sweep": read_bench_file(bench_files[fmt.value])})
             elif serve:
-                sweep = sweep_from_bench(serve_and_bench(variant, bench, report))
-                figures = figures.model_copy(update={"sweep": sweep})
+                served, scores = serve_and_bench(variant, bench, report, evaluate=evaluate)
+                figures = figures.model_copy(
+                    update={"sweep": sweep_from_bench(served), "task_scores": scores}
+                )
+            if eval_files and fmt.value in eval_files:
+                figures = figures.model_copy(update={"task_scores": read_eval_file(eval_files[fmt.value])})
         except DeployctlError as error:
             notes.append(f"serve: {error.message}")
         rows.append(figures.model_copy(update={"note": "; ".join(notes)}))

@@ -29,13 +29,41 @@ from typing import Any
 import yaml
 
 from deployctl.checkpoint import Checkpoint
-from deployctl.engines.base import Engine, Placement, common_spec_fields, listen_host, listen_port
+from deployctl.engines.base import (
+    Engine,
+    Placement,
+    common_spec_fields,
+    default_image,
+    listen_host,
+    listen_port,
+)
+from deployctl.errors import RecipeError
 from deployctl.launch_spec import EngineArgs, GeneratedFile, LaunchSpec, Mount
 from deployctl.recipe.model import KvCacheFormat, Recipe, RuntimeKind
 
 ENGINE_NAME = "trtllm"  # its row in data/engines.yaml: image, health paths, memory and multi-node rules
 
 OPTIONS_FILE = "trtllm-extra-options.yaml"
+
+# What each CLI flag sets among the LLM API arguments (serve.py get_llm_args @ 00209af1). Explicit CLI
+# flags now beat the options YAML (PR https://github.com/NVIDIA/TensorRT-LLM/pull/14812) where they
+# used to lose to it: deployctl sets each thing in one place only, and refuses extra_args that would
+# set again what the options YAML sets.
+CLI_SETS = {
+    "--tp_size": "tensor_parallel_size", "--tensor_parallel_size": "tensor_parallel_size",
+    "--pp_size": "pipeline_parallel_size", "--pipeline_parallel_size": "pipeline_parallel_size",
+    "--max_batch_size": "max_batch_size", "--max_num_tokens": "max_num_tokens", "--max_seq_len": "max_seq_len",
+    "--backend": "backend", "--trust_remote_code": "trust_remote_code", "--max_beam_width": "max_beam_width",
+    "--free_gpu_memory_fraction": "kv_cache_config.free_gpu_memory_fraction",
+    "--kv_cache_free_gpu_memory_fraction": "kv_cache_config.free_gpu_memory_fraction",
+    "--config": "(the options file)", "--extra_llm_api_options": "(the options file)",
+}  # fmt: skip
+# Usage telemetry opt-out: the variable every telemetry API checks (tensorrt_llm/commands/_telemetry.py
+# @ 5911a336, TRTLLM_NO_USAGE_STATS, inherited by worker processes; harmless where telemetry does not
+# exist, e.g. the pinned 1.2.0); the flag only where trtllm-serve documents it (1.3.0rc29 docs,
+# developer-guide/telemetry.html and commands/trtllm-serve), since an older click parser refuses it.
+TELEMETRY_ENV = "TRTLLM_NO_USAGE_STATS"
+NO_TELEMETRY_FLAG_FROM = "1.3.0rc29"
 
 # KvCacheConfig.dtype values for the checkpoint's KV format.
 KV_CACHE_DTYPE = {KvCacheFormat.FP8: "fp8", KvCacheFormat.NVFP4: "nvfp4"}
@@ -85,6 +113,12 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
         args += ["--extra_llm_api_options", target]
         if placement.runtime is RuntimeKind.DOCKER:
             mounts.append(Mount(source=OPTIONS_FILE, target=target, purpose="config"))
+    _refuse_double_settings(engine.extra_args, options)
+    env = dict(engine.env)
+    if not engine.telemetry:
+        env.setdefault(TELEMETRY_ENV, "1")
+        if _documents_no_telemetry(default_image(recipe)):
+            args.append("--no-telemetry")
     args += list(engine.extra_args)
 
     return LaunchSpec(
@@ -104,7 +138,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
             gpu_memory_utilization=engine.gpu_memory_utilization,
             extra_args=tuple(engine.extra_args),
         ),
-        env=dict(engine.env),
+        env=env,
         mounts=tuple(mounts),
         files=tuple(files),
         gpu_count=recipe.gpu.count,
@@ -115,3 +149,24 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
 
 
 ENGINE = Engine(name=ENGINE_NAME, build_launch_spec=build_launch_spec)
+
+
+def _refuse_double_settings(extra_args: tuple[str, ...], options: dict[str, Any]) -> None:
+    """extra_args must not set again what the options YAML sets (the CLI would silently win)."""
+    in_yaml = {f"{key}.{sub}" for key, value in options.items() for sub in value} | set(options)
+    in_yaml |= {"(the options file)"} if options else set()
+    for token in extra_args:
+        target = CLI_SETS.get(token.split("=", 1)[0])
+        if target in in_yaml:
+            raise RecipeError(
+                f"engine.extra_args {token} sets {target}, which deployctl already sets in the trtllm options YAML",
+                field="engine.extra_args",
+                hint="set it through the recipe field instead (engine.gpu_memory_utilization, ...), or drop it",
+            )
+
+
+def _documents_no_telemetry(image: str) -> bool:
+    from deployctl.engine_version import is_version, version_key
+
+    tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2].removeprefix("v")
+    return is_version(tag) and version_key(tag) >= version_key(NO_TELEMETRY_FLAG_FROM)

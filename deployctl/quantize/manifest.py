@@ -27,11 +27,16 @@ class QualityReport(BaseModel):
     status: str = "ok"  # "ok", or "unavailable: <why>"
     eval_sequences: int = 0
     eval_tokens: int = 0
-    perplexity_base: float | None = None
-    perplexity_quant: float | None = None
+    perplexity_base: float | None = None  # llama.cpp: PPL(base)
+    perplexity_quant: float | None = None  # llama.cpp: PPL(Q)
     perplexity_increase: float | None = None  # relative: 0.02 = +2 %
-    top1_agreement: float | None = None
-    mean_kl: float | None = None  # mean over tokens of KL(base || quant), nats
+    top1_agreement: float | None = None  # llama.cpp: Same top p
+    mean_kl: float | None = None  # mean over tokens of KL(base || quant), nats; llama.cpp: Mean KLD
+    # Standard errors over tokens (absent in manifests written before they were measured).
+    perplexity_base_stderr: float | None = None
+    perplexity_quant_stderr: float | None = None
+    top1_agreement_stderr: float | None = None
+    mean_kl_stderr: float | None = None
 
     @property
     def available(self) -> bool:

@@ -87,6 +87,7 @@ def key_inputs(resolved: ResolvedModel, spec: QuantizationSpec) -> dict[str, Any
         "model": resolved.content_key,
         "format": spec.format.value,
         "kv_cache": spec.kv_cache.value,
+        **({"kv_cache_scales": "fixed"} if spec.kv_cache_scales == "fixed" else {}),  # older keys unchanged
         "calibration": dataset_fingerprint(spec.calibration),
         "modelopt": cache.modelopt_version(),
     }

@@ -17,8 +17,15 @@ from deployctl.quantize.formats import format_plan, kv_plan
 from deployctl.recipe.model import KvCacheFormat, QuantFormat
 
 
-def build_quant_config(fmt: QuantFormat, kv: KvCacheFormat) -> dict[str, Any]:
-    """A private copy of the preset, with KV-cache entries appended as hf_ptq does."""
+def build_quant_config(fmt: QuantFormat, kv: KvCacheFormat, kv_scales: str = "calibrated") -> dict[str, Any]:
+    """A private copy of the preset, with KV-cache entries appended as hf_ptq does.
+
+    `kv_scales: fixed` is Model Optimizer's fp8_cast form: the k/v BMM quantizers get
+    `use_constant_amax: true` (modelopt_recipes/configs/ptq/units/kv_fp8_cast.yaml @ 0.47.0), which pins
+    amax to 448 and registers no `_amax` buffer (modelopt/torch/quantization/config.py
+    `use_constant_amax`), so the export writes no k_scale/v_scale tensors while hf_quant_config.json
+    still says kv_cache_quant_algo FP8.
+    """
     import modelopt.torch.quantization as mtq
 
     plan = format_plan(fmt)
@@ -28,9 +35,18 @@ def build_quant_config(fmt: QuantFormat, kv: KvCacheFormat) -> dict[str, Any]:
         config = {"quant_cfg": [{"quantizer_name": "*", "enable": False}], "algorithm": "max"}
     kv_entry = kv_plan(kv)
     if kv_entry is not None:
-        kv_cfg = getattr(mtq, kv_entry.config_name)["quant_cfg"]
+        kv_cfg = copy.deepcopy(getattr(mtq, kv_entry.config_name)["quant_cfg"])
+        if kv_scales == "fixed":
+            kv_cfg = _constant_amax(kv_cfg)
         config = mtq.update_quant_cfg_with_kv_cache_quant(config, kv_cfg)
     return config
+
+
+def _constant_amax(entries: Any) -> Any:
+    """Every KV quantizer entry with `use_constant_amax: true` (the list and the dict form of quant_cfg)."""
+    if isinstance(entries, dict):
+        return {name: {**cfg, "use_constant_amax": True} for name, cfg in entries.items()}
+    return [{**entry, "cfg": {**entry.get("cfg", {}), "use_constant_amax": True}} for entry in entries]
 
 
 def weights_size(model_dir: Path) -> int:

@@ -51,7 +51,7 @@ def quantize_into(
     try:
         step(f"loading {resolved.display}: {placement.summary()}")
         with _timed(timings, "load"):
-            config = quantizer.build_quant_config(spec.format, spec.kv_cache)
+            config = quantizer.build_quant_config(spec.format, spec.kv_cache, spec.kv_cache_scales)
             model = quantizer.load_model(resolved.path, placement, offload_dir)
             peaks.dispatched(model)
             tokenizer = _load_tokenizer(resolved.path)

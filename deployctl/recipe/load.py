@@ -69,6 +69,11 @@ def _anchor_paths(recipe: Recipe, base: Path) -> Recipe:
         python = recipe.runtime.python
         anchored = (base / python) if "/" in str(python) else python
         updates["runtime"] = recipe.runtime.model_copy(update={"python": anchored})
+    include = recipe.quality.include_path
+    if include is not None:
+        include = include.expanduser()
+        anchored_include = include if include.is_absolute() else (base / include).resolve()
+        updates["quality"] = recipe.quality.model_copy(update={"include_path": anchored_include})
     return recipe.model_copy(update=updates) if updates else recipe
 
 

@@ -214,8 +214,21 @@ class QualityGate(StrictModel):
 
 
 class QuantizationSpec(StrictModel):
-    format: QuantFormat = QuantFormat.NONE
+    format: QuantFormat = Field(
+        QuantFormat.NONE,
+        description="Weights/activations format. int8_sq is calibrate-only: Model Optimizer writes its W8A8 "
+        "SmoothQuant export, but no engine deployctl drives serves it (vLLM's ModelOpt loader lacks "
+        "W8A8_SQ_PER_CHANNEL; TensorRT-LLM's PyTorch backend has no SmoothQuant linear method), so validate, "
+        "quantize and apply refuse it",
+    )
     kv_cache: KvCacheFormat = KvCacheFormat.NONE
+    kv_cache_scales: Literal["calibrated", "fixed"] = Field(
+        "calibrated",
+        description="fp8 KV cache only. calibrated: per-layer k/v scales measured on the calibration data "
+        "(k_scale/v_scale tensors). fixed: Model Optimizer's fp8_cast form (use_constant_amax: amax pinned "
+        "to 448, no k/v scale tensors written, the engine uses scale 1.0): serves on engine versions that "
+        "cannot load the scale tensors (vLLM < 0.33 for Qwen2/Qwen3)",
+    )
     calibration: CalibrationSpec = CalibrationSpec()
     quality: QualityGate = QualityGate()
     # Where calibration runs; none of these change the exported bytes (not part of the cache key).
@@ -239,6 +252,12 @@ class QuantizationSpec(StrictModel):
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return {"format": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _fixed_scales_need_fp8_kv(self) -> QuantizationSpec:
+        if self.kv_cache_scales == "fixed" and self.kv_cache is not KvCacheFormat.FP8:
+            raise ValueError("kv_cache_scales: fixed is the fp8_cast form of an fp8 KV cache: set kv_cache: fp8")
+        return self
 
     @field_validator("device")
     @classmethod
@@ -264,6 +283,11 @@ class EngineSpec(StrictModel):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     extra_args: tuple[str, ...] = Field((), description="Passed verbatim after deployctl's own flags")
     env: dict[str, str] = Field(default_factory=dict, description="Non-secret environment for the engine")
+    telemetry: bool = Field(
+        False,
+        description="trtllm: allow TensorRT-LLM's usage telemetry. Off by default: deployctl sets "
+        "TRTLLM_NO_USAGE_STATS=1 and, on trtllm-serve versions that document it, passes --no-telemetry",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -395,6 +419,52 @@ class SmokeSpec(StrictModel):
     timeout_s: float = Field(120, gt=0, le=3600)
 
 
+class TaskQualitySpec(StrictModel):
+    """`quality:` the served endpoint measured with lm-evaluation-harness, and the gate on a swap.
+
+    Distinct from `quantization.quality`, which judges a fresh checkpoint offline against its own base
+    model (perplexity, KL) before anything is served: this section evaluates the running engine through
+    its OpenAI endpoint, and on a swap that changes the checkpoint compares the candidate engine with
+    the one it replaces before the cutover.
+    """
+
+    tasks: tuple[str, ...] = Field(
+        ("deployctl_cloze",),
+        min_length=1,
+        description="lm-eval task or group names; the shipped offline tasks are deployctl_cloze "
+        "(multiple choice) and deployctl_next_word (generation)",
+    )
+    include_path: Path | None = Field(
+        None, description="A folder of your own lm-eval task YAML files (relative to the recipe file)"
+    )
+    limit: int | None = Field(100, ge=1, description="Examples per task (null: all of them)")
+    num_fewshot: int | None = Field(None, ge=0, description="Few-shot examples (null: each task's default)")
+    max_task_drop: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Gate a swap that changes the checkpoint: refuse it when a task's main metric drops "
+        "by more than this (0.02 or '2%', absolute) plus twice the standard error of the difference. "
+        "Unset: no evaluation during apply",
+    )
+    chat: bool = Field(
+        False, description="Run generation tasks through /v1/chat/completions with the chat template"
+    )
+    num_concurrent: int = Field(4, ge=1, le=256, description="Requests lm-eval keeps in flight")
+    timeout_s: float = Field(1800, gt=0, description="Deadline for one evaluation of all tasks")
+
+    @field_validator("max_task_drop", mode="before")
+    @classmethod
+    def _percent(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().endswith("%"):
+            return float(value.strip()[:-1]) / 100.0
+        return value
+
+    @property
+    def gated(self) -> bool:
+        return self.max_task_drop is not None
+
+
 class Recipe(StrictModel):
     """A deployment: which model, on what, quantized how, served by which engine and how."""
 
@@ -406,6 +476,7 @@ class Recipe(StrictModel):
     runtime: RuntimeSpec = RuntimeSpec()
     serve: ServeSpec = ServeSpec()
     smoke: SmokeSpec = SmokeSpec()
+    quality: TaskQualitySpec = TaskQualitySpec()
 
     @property
     def served_name(self) -> str:

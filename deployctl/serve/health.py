@@ -3,8 +3,11 @@
 `wait_until_healthy` polls `spec.health_path` and then `spec.models_path` on the handle's endpoint
 until both answer 200. Between polls it asks the runtime whether the instance still runs, so an
 engine that dies at start (bad flag, missing file, out of memory) fails within one poll interval
-instead of at the deadline. Both failures raise `EngineStartFailed` carrying the last lines of the
-engine's log, with any secret value of the spec masked.
+instead of at the deadline. Both failures raise `EngineStartFailed` carrying the root cause read from
+the engine's log (`start_failure.explain`: the first exception of the engine core, not the API
+server's tail) and a hint for known causes. The whole log, secrets masked, is kept under
+`<logs>/failed/` (mode 0600) and its path is in the error: `apply` removes the failed instance, and
+with it the runtime's own log.
 
 Plain `urllib` on purpose: nothing to import at CLI start, and a short timeout per request so a
 server that accepts connections but never answers cannot stall the wait past its deadline.
@@ -18,14 +21,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 
+from deployctl import settings
 from deployctl.errors import EngineStartFailed
 from deployctl.instance import Handle
 from deployctl.launch_spec import LaunchSpec
 from deployctl.runtimes.base import Runtime
 from deployctl.runtimes.environment import redact, secret_values
 
-LOG_TAIL_LINES = 40
+KEPT_LOG_LINES = 50_000  # a start log is far shorter; this bounds a runaway one
+KEPT_FAILED_LOGS = 20  # newest failed-start logs kept under <logs>/failed/
 REQUEST_TIMEOUT_S = 2.0
 POLL_INTERVAL_S = 0.5
 
@@ -66,11 +73,13 @@ def wait_until_healthy(
         if on_progress is not None:
             on_progress(f"waiting for {paths[0]}", elapsed)
         if elapsed >= deadline_s:
-            raise EngineStartFailed(
+            raise start_failed(
+                runtime,
+                handle,
+                spec,
                 f"{spec.engine} did not answer {paths[0]} with 200 within {deadline_s:g} s",
                 hint="if the model needs longer to load, raise serve.health_timeout_s in the recipe; "
                 f"`deployctl logs {handle.deployment}` shows the engine's output",
-                log_tail=log_tail(runtime, handle, spec),
             )
         time.sleep(min(poll_interval_s, deadline_s - elapsed))
 
@@ -89,24 +98,62 @@ def probe(
         return None
 
 
-def log_tail(runtime: Runtime, handle: Handle, spec: LaunchSpec, lines: int = LOG_TAIL_LINES) -> str:
-    """The last `lines` of the engine's output with secret values masked ('' when unreadable)."""
+def _exited(
+    runtime: Runtime, handle: Handle, spec: LaunchSpec, code: int | None, elapsed: float
+) -> EngineStartFailed:
+    how = f"exited with code {code}" if code is not None else "is no longer running"
+    return start_failed(
+        runtime,
+        handle,
+        spec,
+        f"{spec.engine} ({handle.name}) {how} {elapsed:.1f} s after start, before it became healthy",
+        hint="fix the cause named above and apply again",
+    )
+
+
+def start_failed(
+    runtime: Runtime, handle: Handle, spec: LaunchSpec, message: str, *, hint: str
+) -> EngineStartFailed:
+    """The error for a start that failed: root cause, the hint of a known cause (else `hint`), kept log."""
+    from deployctl.serve.start_failure import explain
+
+    text = full_log(runtime, handle, spec)
+    why = explain(text)
+    kept = keep_failed_log(handle.name, text)
+    return EngineStartFailed(
+        message,
+        hint=f"{why.hint} [{why.source}]" if why.hint else hint,
+        log_tail=why.root_cause,
+        log_path=str(kept) if kept else None,
+    )
+
+
+def full_log(runtime: Runtime, handle: Handle, spec: LaunchSpec) -> str:
+    """The engine's whole output (bounded), secret values masked; '' when unreadable."""
     try:
-        text = "\n".join(runtime.logs(handle, tail=lines, follow=False))
+        text = "\n".join(runtime.logs(handle, tail=KEPT_LOG_LINES, follow=False))
     except Exception:  # a log we cannot read must not hide the real failure
         return ""
     return redact(text, secret_values(spec))
 
 
-def _exited(
-    runtime: Runtime, handle: Handle, spec: LaunchSpec, code: int | None, elapsed: float
-) -> EngineStartFailed:
-    how = f"exited with code {code}" if code is not None else "is no longer running"
-    return EngineStartFailed(
-        f"{spec.engine} ({handle.name}) {how} {elapsed:.1f} s after start, before it became healthy",
-        hint="the engine's last output is above; fix the cause named there and apply again",
-        log_tail=log_tail(runtime, handle, spec),
-    )
+def keep_failed_log(name: str, text: str) -> Path | None:
+    """Write the log to `<logs>/failed/<name>-<UTC time>.log` (0600), keeping the newest few."""
+    if not text:
+        return None
+    folder = settings.logs_dir() / "failed"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        path = folder / f"{name}-{stamp}.log"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text + "\n")
+        for old in sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime)[:-KEPT_FAILED_LOGS]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return None
+    return path
 
 
 def _auth_headers(spec: LaunchSpec) -> dict[str, str]:

@@ -26,6 +26,8 @@ TRTLLM_SERVE_OPTIONS: dict[str, str] = {
     "--fail_fast_on_attention_window_too_large": "flag", "--otlp_traces_endpoint": "str",
     "--disagg_cluster_uri": "str", "--enable_chunked_prefill": "flag", "--media_io_kwargs": "str",
     "--chat_template": "str",
+    # tensorrt_llm/commands/_telemetry.py @ 5911a336 reads it; documented for trtllm-serve from 1.3.0rc29
+    "--no-telemetry": "flag",
 }
 
 
@@ -76,3 +78,45 @@ def test_trtllm_argv_parses_against_the_cited_declaration(recipe: dict, fmt: str
 def test_a_misspelled_flag_would_be_caught() -> None:
     with pytest.raises(AssertionError, match="no option --tensor-parallel-size"):
         parse_like_click(("/models/x", "--tensor-parallel-size", "2"))
+
+
+def test_options_yaml_and_cli_never_set_the_same_thing() -> None:
+    """Explicit CLI flags beat the options YAML since PR 14812: each setting lives in one place."""
+    import yaml
+
+    from deployctl.engines.trtllm import CLI_SETS
+
+    spec = spec_for(RECIPES[1][1], "fp8", "fp8")
+    options = yaml.safe_load(spec.files[0].content)
+    in_yaml = {f"{k}.{sub}" for k, v in options.items() for sub in v}
+    on_cli = {CLI_SETS[a] for a in spec.args if a in CLI_SETS} - {"(the options file)"}
+    assert in_yaml == {"kv_cache_config.dtype", "kv_cache_config.free_gpu_memory_fraction"}
+    assert on_cli == {"tensor_parallel_size", "max_batch_size", "max_num_tokens", "max_seq_len", "backend"}
+    assert not in_yaml & on_cli
+
+
+def test_extra_args_that_set_again_what_the_yaml_sets_are_refused() -> None:
+    from deployctl.errors import RecipeError
+
+    recipe = {"gpu": "H100 SXM", "engine": {"name": "trtllm", "gpu_memory_utilization": 0.7,
+              "extra_args": ["--kv_cache_free_gpu_memory_fraction", "0.5"]}}  # fmt: skip
+    with pytest.raises(RecipeError, match="kv_cache_config.free_gpu_memory_fraction"):
+        spec_for(recipe, "fp8")
+    recipe["engine"]["extra_args"] = ["--kv_cache_free_gpu_memory_fraction", "0.5"]
+    del recipe["engine"]["gpu_memory_utilization"]
+    assert "--kv_cache_free_gpu_memory_fraction" in spec_for(recipe, "fp8").args  # nothing in the YAML: fine
+
+
+@pytest.mark.parametrize(
+    ("image", "flag"),
+    [("nvcr.io/nvidia/tensorrt-llm/release:1.2.0", False), ("nvcr.io/nvidia/tensorrt-llm/release:1.3.0rc29", True),
+     ("nvcr.io/nvidia/tensorrt-llm/release:1.4.0rc4", True), ("my/trtllm:latest", False)],
+    ids=["pinned 1.2.0: variable only", "1.3.0rc29: flag too", "1.4.0rc4: flag too", "unknown tag: variable only"],
+)  # fmt: skip
+def test_telemetry_is_off_unless_the_recipe_opts_in(image: str, flag: bool) -> None:
+    spec = spec_for({"gpu": "H100 SXM", "engine": {"name": "trtllm", "image": image}}, "fp8")
+    assert spec.env["TRTLLM_NO_USAGE_STATS"] == "1"
+    assert ("--no-telemetry" in spec.args) is flag
+    parse_like_click(spec.args)
+    opted_in = spec_for({"gpu": "H100 SXM", "engine": {"name": "trtllm", "image": image, "telemetry": True}}, "fp8")
+    assert "TRTLLM_NO_USAGE_STATS" not in opted_in.env and "--no-telemetry" not in opted_in.args

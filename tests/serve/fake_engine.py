@@ -4,7 +4,8 @@ Usage: python fake_engine.py PORT MODE  (binds 127.0.0.1 only; stdlib only, star
 
 Modes: ok | models-late:SECONDS | hang | exit:CODE | print-env:NAME (prints it, exits 1) | no-usage | empty-text |
 bad-finish | stream-no-usage | too-many-tokens | needs-key:VALUE | slow-stream:SECONDS (a pause before each
-streamed event, flushed as written: what a front must pass through unbuffered)
+streamed event, flushed as written: what a front must pass through unbuffered) | root-cause (a failed start
+laid out like vLLM's: the engine core's exception, then 60 lines of the API server's traceback; exits 1)
 """
 
 from __future__ import annotations
@@ -113,7 +114,30 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+def fail_like_vllm() -> None:
+    """The root cause first, then a long wrapper traceback: what a tail-only error used to cut off."""
+    core = "(EngineCore_DP0 pid=1) ERROR 11-30 10:12:01 [core.py:1108] "
+    print(core + "EngineCore failed to start.", flush=True)
+    print(core + "Traceback (most recent call last):", flush=True)
+    print(core + '  File "/site/vllm/model_executor/models/qwen2.py", line 461, in load_weights', flush=True)
+    print(core + "    weight_loader(param, loaded_weight, shard_id)", flush=True)
+    print(
+        core
+        + "TypeError: KVCacheScaleParameter.weight_loader() takes 2 positional arguments but 3 were given"
+    )
+    print("(APIServer pid=2) Traceback (most recent call last):")
+    for i in range(30):
+        print(f'(APIServer pid=2)   File "/site/vllm/entrypoints/layer{i}.py", line {i + 1}, in step{i}')
+        print(f"(APIServer pid=2)     return step{i + 1}()")
+    print(
+        "(APIServer pid=2) RuntimeError: Engine core initialization failed. See root cause above.", flush=True
+    )
+    sys.exit(1)
+
+
 def main() -> None:
+    if MODE == "root-cause":
+        fail_like_vllm()
     if MODE.startswith("exit:"):
         print("fake-engine: error: unrecognized arguments: --no-such-flag", flush=True)
         sys.exit(int(MODE.split(":")[1]))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import stat
 import time
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +75,21 @@ def test_log_tail_masks_the_secret_the_engine_printed(runtime: ProcessRuntime, m
         wait_until_healthy(runtime, handle, spec, deadline_s=30)
     assert "secret is ***" in failure.value.log_tail
     assert "s3cret-value-123" not in failure.value.log_tail
+
+
+def test_a_failed_start_shows_the_root_cause_and_keeps_the_whole_log(runtime: ProcessRuntime) -> None:
+    handle, spec = launch(runtime, "root-cause")
+    with pytest.raises(EngineStartFailed) as failure:
+        wait_until_healthy(runtime, handle, spec, deadline_s=30)
+    runtime.remove(handle)  # what apply does with a failed instance: the runtime's own log goes with it
+    error = failure.value
+    shown = "\n".join(error.details)
+    assert "TypeError: KVCacheScaleParameter.weight_loader() takes 2 positional arguments" in shown
+    assert "See root cause above" not in shown
+    assert "kv_cache_scales: fixed" in (error.hint or "")
+    kept = Path(error.log_path or "")
+    assert str(kept) in shown
+    assert kept.is_file() and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    text = kept.read_text()
+    assert "RuntimeError: Engine core initialization failed" in text
+    assert len(text.splitlines()) >= 65
