@@ -38,8 +38,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["DEPLOYCTL_HOME"] = tempfile.mkdtemp(prefix="deployctl-bench-apply-")
     from deployctl.apply import apply_recipe
-    from deployctl.recipe.load import load_recipe
     from deployctl.deployments import destroy_deployment
+    from deployctl.recipe.load import load_recipe
 
     data = yaml.safe_load((REPO / "recipes" / "quickstart-cpu.yaml").read_text())
     data["serve"]["port"] = free_port()

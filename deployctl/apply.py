@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from deployctl import settings
 from deployctl.apply_result import ApplyResult
@@ -289,6 +289,7 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
         recipe = _revision_recipe(name, revision)
         checkpoint = _revision_checkpoint(name, revision)
         spec = revision.spec
+        assert spec is not None  # _pick_revision refuses a revision recorded without its spec
         world = observe(name, get_runtime(recipe.runtime), store)
         swap = swap_choice_of(recipe)
         desired = Desired(
@@ -303,7 +304,7 @@ def rollback(name: str, *, to: int | None = None, report: Reporter = lambda _: N
     return result
 
 
-def list_revisions(name: str) -> list[dict[str, object]]:
+def list_revisions(name: str) -> list[dict[str, Any]]:
     """The revisions kept for `name`, numbered as `rollback --to` takes them, oldest first."""
     from deployctl.state import StateStore
 

@@ -16,8 +16,11 @@
 #      DEPLOYCTL_BUILD_VLLM_IMAGE=1, the vllm-cpu image made from it (+95 s and 2.5 GB on a fresh
 #      machine, where setup plus the suite already take ~20 min)
 #   4b. the SGLang parser venv (tests/images/sglang-venv.sh: sglang --no-deps + what its parser imports)
-#   5. `podman system service` on a socket of its own (stopped on exit), then pytest
-# Exit code: pytest's; "no tests collected" (5) counts as a failure.
+#   5. `podman system service` on a socket of its own (stopped on exit)
+#   6. the habits, pinned in pyproject's dev extra: `ruff check`, `ruff format --check`, mypy (strict on
+#      the domain; its cache in $DEPLOYCTL_CI_CACHE: ~1 s warm, ~20 s of CPU cold); then pytest, which
+#      runs even when a habit fails, so one run shows both
+# Exit code: pytest's, or 1 when a habit failed; "no tests collected" (5) counts as a failure.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -168,6 +171,16 @@ sglang_venv() {
     export DEPLOYCTL_TEST_SGLANG_PYTHON="$venv/bin/python"
 }
 
+# ruff check, ruff format --check and mypy, each reported; returns non-zero when any of them failed.
+habits() {
+    local failed=0
+    "$VENV/bin/ruff" check --quiet . || failed=1
+    "$VENV/bin/ruff" format --check --output-format concise . || failed=1  # one line per file
+    "$VENV/bin/python" -m mypy --cache-dir "$CI_CACHE/mypy-cache" || failed=1
+    [[ $failed -eq 0 ]] || log "a habit failed (ruff check / ruff format --check / mypy): see above"
+    return "$failed"
+}
+
 PODMAN_PID=
 PODMAN_DIR=
 cleanup() {
@@ -233,10 +246,18 @@ log "DEPLOYCTL_TEST_VLLM_PYTHON=$DEPLOYCTL_TEST_VLLM_PYTHON"
 log "DEPLOYCTL_TEST_SGLANG_PYTHON=$DEPLOYCTL_TEST_SGLANG_PYTHON"
 
 cd "$REPO"
+habits_rc=0
+habits_started=$SECONDS
+log "== ruff check, ruff format --check, mypy"
+habits || habits_rc=$?
+log "habits: exit code $habits_rc after $((SECONDS - habits_started)) s"
 rc=0
 "$VENV/bin/python" -m pytest "$@" || rc=$?
 if [[ $rc -eq 5 ]]; then
     log "pytest collected no tests: that is a failure here"
+    rc=1
+fi
+if [[ $rc -eq 0 && $habits_rc -ne 0 ]]; then
     rc=1
 fi
 log "tests/run.sh finished with exit code $rc after $((SECONDS - RUN_STARTED)) s"

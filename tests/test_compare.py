@@ -26,7 +26,7 @@ from tests.cli_helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Figures shaped like Qwen3-8B on an H100 (sizes from research/capability.md §5.3); sweeps invented.
+# Figures shaped like Qwen3-8B on an H100 (sizes as in deployctl/data/models.yaml); sweeps invented.
 ROWS = [
     FormatFigures(
         format="none",

@@ -96,4 +96,6 @@ def bandwidth_for(gpu: str | None, count: int = 1) -> float | None:
     from deployctl.capability.catalogue import find_gpu
 
     info = find_gpu(gpu)
-    return info.bandwidth_gb_s * count if info else None
+    if info is None or info.bandwidth_gb_s is None:  # unknown, or a catalogue row without a datasheet figure
+        return None
+    return info.bandwidth_gb_s * count

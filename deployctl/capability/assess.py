@@ -12,8 +12,11 @@ from deployctl.capability.catalogue import GIB, GpuInfo
 from deployctl.capability.memory import MemoryEstimate, estimate_memory
 from deployctl.capability.shapes import ModelShape
 from deployctl.capability.table import (
+    CalibrationRow,
+    FeatureRow,
     Level,
     RowContext,
+    ServingRow,
     calibration_rows,
     feature_rows,
     serving_rows,
@@ -254,14 +257,14 @@ def _skipped_memory(recipe: Recipe, gpu: GpuInfo) -> Finding:
     )
 
 
-def _row_field(row) -> str:
+def _row_field(row: ServingRow | CalibrationRow) -> str:
     """The recipe field a table row is about: a KV row → kv_cache, a row about everything → engine."""
     if row.weights == "any":
         return "engine.name" if row.kv == "any" else "quantization.kv_cache"
     return "quantization.format"
 
 
-def _finding(subject: str, row, field: str | None) -> Finding:
+def _finding(subject: str, row: ServingRow | CalibrationRow | FeatureRow, field: str | None) -> Finding:
     return Finding(
         subject=subject,
         level=row.level,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal, NoReturn
 
 import yaml
 from pydantic import Field
@@ -29,7 +29,8 @@ from pydantic import Field
 from deployctl.capability.catalogue import GIB
 from deployctl.capability.shapes import ModelShape
 from deployctl.errors import CapabilityRejected
-from deployctl.recipe.model import QuantFormat, QuantizationSpec, StrictModel
+from deployctl.recipe.model import QuantFormat, QuantizationSpec
+from deployctl.strict import StrictModel
 
 EVAL_SEQ_LEN = 256  # quantize/quality.py EVAL_SEQ_LEN: held-out sequences are at most this long
 FIELD = "quantization.device"
@@ -155,9 +156,10 @@ class CalibrationPlacement(StrictModel):
 
 
 @cache
-def coefficients() -> dict:
+def coefficients() -> dict[str, Any]:
     """data/calibration.yaml: the memory and time model, each number with its measurement."""
-    return yaml.safe_load(resources.files("deployctl.data").joinpath("calibration.yaml").read_text())
+    data: dict[str, Any] = yaml.safe_load(resources.files("deployctl.data").joinpath("calibration.yaml").read_text())
+    return data
 
 
 def activation_bytes(job: CalibrationJob) -> int:
@@ -170,10 +172,11 @@ def activation_bytes(job: CalibrationJob) -> int:
     )
     calib_tokens = job.batch_size * job.seq_len
     eval_tokens = min(job.batch_size, job.eval_samples) * min(job.seq_len, EVAL_SEQ_LEN)
-    return max(
+    peak: int = max(  # the coefficients are YAML numbers (Any to mypy)
         calib_tokens * (per_token + s.vocab * m["logits_bytes_per_vocab"]),
         eval_tokens * (per_token + s.vocab * m["quality_logits_bytes_per_vocab"]),
     )
+    return peak
 
 
 def whole_gpu_need(job: CalibrationJob) -> int:
@@ -340,7 +343,7 @@ def _host_split(
     return ram, spill
 
 
-def _peaks(job: CalibrationJob, chosen: list, weights: int, *, streamed: bool) -> dict[str, int]:
+def _peaks(job: CalibrationJob, chosen: list[tuple[GpuRoom, int]], weights: int, *, streamed: bool) -> dict[str, int]:
     """Each GPU's modelled peak: its share of the weights, activations, a streamed layer."""
     factor = coefficients()["memory"]["offload_factor"]
     left, peaks = weights, {}
@@ -365,7 +368,8 @@ def _seconds(job: CalibrationJob, where: str, on_gpus: int | None = None, on_dis
         streamed = (job.weights_bytes - on_gpus - on_disk) * job.passes / t["offload_bytes_per_s"]
     streamed += on_disk * job.passes / t["disk_bytes_per_s"]
     io = job.weights_bytes / t["load_bytes_per_s"] + job.weights_bytes / t["export_bytes_per_s"]
-    return round(compute + streamed + io, 1)
+    seconds: float = round(compute + streamed + io, 1)
+    return seconds
 
 
 def _host_baseline() -> int:
@@ -377,7 +381,7 @@ def _busier(others: list[GpuRoom], need: int) -> str:
     return "".join(f"; {g.describe()}: too little" for g in short)
 
 
-def _refuse(job: CalibrationJob, room: MachineRoom, spec: QuantizationSpec, gpus: list[GpuRoom]):
+def _refuse(job: CalibrationJob, room: MachineRoom, spec: QuantizationSpec, gpus: list[GpuRoom]) -> NoReturn:
     seen = [g.describe() for g in gpus] or ["no GPU" if spec.device != "cpu" else "GPUs not considered"]
     disk = f", {_gib(room.disk_free_bytes)} free on disk" if room.disk_free_bytes is not None else ""
     holders = sorted({r.deployment for g in gpus for r in g.reservations})

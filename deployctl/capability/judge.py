@@ -7,6 +7,7 @@ model shape; otherwise it is read from local files only (`shapes.resolve_shape`)
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from deployctl.capability.assess import Combination, assess, table_findings
 from deployctl.capability.catalogue import GpuInfo, find_gpu, load_catalogue, lookup_gpu
@@ -219,7 +220,7 @@ def _try(
     )
 
 
-def _rank(alternative: Alternative, current: Combination) -> tuple:
+def _rank(alternative: Alternative, current: Combination) -> tuple[Any, ...]:
     """Native before fallback; fewer changes; closest bits per weight; no length cut."""
     changes = (
         (alternative.weights is not current.weights)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from deployctl.capability.catalogue import CPU, GpuInfo, gpu_from_nvml, lookup_gpu
 from deployctl.errors import CapabilityRejected, DeployctlError, RecipeError
@@ -12,7 +13,7 @@ from deployctl.recipe.model import Recipe
 
 
 def resolve_gpu(
-    recipe: Recipe, *, file: Path | str | None = None, detect: Callable[[], list] | None = None
+    recipe: Recipe, *, file: Path | str | None = None, detect: Callable[[], list[Any]] | None = None
 ) -> GpuInfo:
     """`cpu` → the CPU pseudo-device; a name → its catalogue row (`RecipeError` if unknown);
     `auto` → GPU 0 as NVML sees it (`detect` defaults to `gpu_detect.detect_gpus`).

@@ -147,7 +147,9 @@ class CapabilityTable(StrictModel):
 
     @field_validator("serving", "features")
     @classmethod
-    def _known_families(cls, rows: tuple) -> tuple:
+    def _known_families(
+        cls, rows: tuple[ServingRow, ...] | tuple[FeatureRow, ...]
+    ) -> tuple[ServingRow, ...] | tuple[FeatureRow, ...]:
         known = {a.family for a in load_catalogue().architectures} | {CPU_FAMILY}
         for row in rows:
             if isinstance(row.arch, tuple) and not set(row.arch) <= known:

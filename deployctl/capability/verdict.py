@@ -80,7 +80,7 @@ class Verdict(StrictModel):
     swap: SwapChoice | None = None  # recipes only: how a changed engine would be swapped in
     engine_version: JudgedVersion | None = None  # the engine version the rows were judged for
 
-    @computed_field  # in --json output too
+    @computed_field  # type: ignore[prop-decorator]  # in --json output too (pydantic documents this form)
     @property
     def ok(self) -> bool:
         return self.level is not Level.REJECTED

@@ -71,7 +71,7 @@ def list_deployments() -> None:
         for s in states
     ]  # fmt: skip
     for error in broken:  # one damaged file never hides the others
-        name = error.file.stem if hasattr(error.file, "stem") else str(error.file)
+        name = getattr(error.file, "stem", None) or str(error.file)
         table.add_row(name, "-", "-", f"broken state: {error.message}", "-", "-")
         data.append({"name": name, "broken": error.message, "file": str(error.file), "fix": error.hint})
     out.result(data, human=table if states or broken else "No deployments.")

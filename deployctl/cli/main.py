@@ -189,8 +189,9 @@ def main() -> None:
             sys.exit(exc.exit_code)
         # Typer vendors click privately (typer._click); recognise its usage errors by shape, not by
         # importing a private module that may move between releases.
-        if callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):
-            exc.show()
+        show = getattr(exc, "show", None)
+        if callable(show) and hasattr(exc, "exit_code"):
+            show()
             sys.exit(EXIT_USAGE)
         if type(exc).__name__ == "Abort":
             sys.exit(130)

@@ -47,7 +47,7 @@ def get_engine(name: str) -> Engine:
             hint="name the module that exports ENGINE in its row (module: ...) or call register_engine",
             field="engine.name",
         )
-    engine = importlib.import_module(facts.module).ENGINE
+    engine: Engine = importlib.import_module(facts.module).ENGINE
     if engine.name != name:
         raise UsageError(f"module {facts.module} exports engine {engine.name!r}, its data row says {name!r}")
     _LOADED[name] = engine

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -68,7 +69,7 @@ NO_TELEMETRY_FLAG_FROM = "1.3.0rc29"
 KV_CACHE_DTYPE = {KvCacheFormat.FP8: "fp8", KvCacheFormat.NVFP4: "nvfp4"}
 
 
-def extra_options(recipe: Recipe, checkpoint: Checkpoint) -> dict:
+def extra_options(recipe: Recipe, checkpoint: Checkpoint) -> dict[str, Any]:
     """The LLM API options that have no CLI flag; empty keys are left out."""
     kv_cache: dict[str, object] = {}
     if dtype := KV_CACHE_DTYPE.get(checkpoint.kv_cache):
@@ -150,7 +151,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
 ENGINE = Engine(name=ENGINE_NAME, build_launch_spec=build_launch_spec)
 
 
-def _refuse_double_settings(extra_args: tuple[str, ...], options: dict) -> None:
+def _refuse_double_settings(extra_args: tuple[str, ...], options: dict[str, Any]) -> None:
     """extra_args must not set again what the options YAML sets (the CLI would silently win)."""
     in_yaml = {f"{key}.{sub}" for key, value in options.items() for sub in value} | set(options)
     in_yaml |= {"(the options file)"} if options else set()

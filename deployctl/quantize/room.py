@@ -22,8 +22,8 @@ from deployctl.capability.calibration_placement import (
     Reservation,
     place_calibration,
 )
-from deployctl.engine_facts import engine_facts
 from deployctl.capability.shapes import ModelShape, resolve_shape, shape_from_config_file
+from deployctl.engine_facts import engine_facts
 from deployctl.recipe.model import QuantizationSpec, Recipe
 
 

@@ -107,7 +107,8 @@ class _PeakMemory:
     def __init__(self, placement: CalibrationPlacement) -> None:
         import torch
 
-        self.placement, self.modules_on = placement, {}
+        self.placement = placement
+        self.modules_on: dict[str, int] = {}
         self.cuda = torch.cuda.is_available() and bool(placement.gpus)
         if self.cuda:
             # The caching allocator exists only once CUDA is initialised: resetting its peaks before the

@@ -100,7 +100,7 @@ def _check_events(file: Path, text: str) -> None:
     documents = 0
     try:
         for event in yaml.parse(text, Loader=BoundedLoader):
-            line = event.start_mark.line + 1
+            line = event.start_mark.line + 1 if event.start_mark is not None else 0
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
@@ -138,7 +138,8 @@ def _check_events(file: Path, text: str) -> None:
                 )  # fmt: skip
     except _TooDeep as exc:
         raise RecipeError(
-            f"the recipe nests deeper than {MAX_DEPTH} levels", file=file, line=exc.problem_mark.line + 1,
+            f"the recipe nests deeper than {MAX_DEPTH} levels", file=file,
+            line=exc.problem_mark.line + 1 if exc.problem_mark is not None else None,
             hint="a recipe is a few levels deep; is this the right file?",
         ) from None  # fmt: skip
     except yaml.YAMLError as exc:
@@ -180,12 +181,12 @@ def _index_lines(file: Path, root: yaml.Node) -> Lines:
                     raise RecipeError(
                         f"key '{key}' is given twice in one mapping (lines {first_line[key]} and {line}); "
                         "YAML would silently keep only the last",
-                        file=file, line=line, field=".".join(map(str, (*path, key))),
+                        file=file, line=line, field=".".join(map(str, path + (key,))),
                         hint="keep one of them",
                     )  # fmt: skip
                 first_line[key] = line
-                index[(*path, key)] = line
-                stack.append((value_node, (*path, key)))
+                index[path + (key,)] = line
+                stack.append((value_node, path + (key,)))
         elif isinstance(current, yaml.SequenceNode):
             for position, item in enumerate(current.value):
                 index.setdefault((*path, position), item.start_mark.line + 1)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _LINES: dict[int, tuple[Path, dict[tuple[Any, ...], int]]] = {}
 
@@ -44,7 +46,7 @@ def recipe_file(recipe: object) -> Path | None:
     return found[0] if found else None
 
 
-def carry_lines(copy: object, original: object) -> object:
+def carry_lines(copy: T, original: object) -> T:
     """`copy` (a recipe made from `original` by model_copy) points at the same lines; returns `copy`."""
     found = _LINES.get(id(original))
     if found is not None and copy is not original:

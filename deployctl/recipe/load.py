@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from deployctl.errors import RecipeError
 from deployctl.recipe.checks import check_recipe_values
@@ -55,7 +56,7 @@ def load_recipe(path: str | Path) -> Recipe:
 
 def _anchor_paths(recipe: Recipe, base: Path) -> Recipe:
     """Relative paths in a recipe mean "next to the recipe file", wherever deployctl is run from."""
-    updates = {}
+    updates: dict[str, Any] = {}
     if recipe.model.path is not None and not recipe.model.path.expanduser().is_absolute():
         updates["model"] = recipe.model.model_copy(update={"path": (base / recipe.model.path).resolve()})
     elif recipe.model.path is not None:
@@ -131,7 +132,7 @@ def _to_recipe_error(
     )
 
 
-def _describe(error: dict[str, Any], data: dict[str, Any]) -> tuple[tuple[Any, ...], str, str | None]:
+def _describe(error: ErrorDetails, data: dict[str, Any]) -> tuple[tuple[Any, ...], str, str | None]:
     loc = _user_loc(error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":

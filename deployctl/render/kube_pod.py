@@ -36,8 +36,6 @@ and mounts `deployctl apply` starts. What this adapter adds, and why:
   reduces `$$` to a literal `$` (EnvVar.value API text).
 """
 
-from __future__ import annotations
-
 import hashlib
 import math
 import re
@@ -140,7 +138,7 @@ def environment(pod: PodDescription, name: str) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": key, "value": escape(value)} for key, value in pod.env.items()]
     seen = set(pod.env)
     for engine_var, operator_var in pod.secret_env.items():
-        ref = {"name": secret_name(name), "key": operator_var}
+        ref: dict[str, Any] = {"name": secret_name(name), "key": operator_var}
         env.append({"name": engine_var, "valueFrom": {"secretKeyRef": ref}})
         seen.add(engine_var)
     for passthrough in pod.passthrough_env:
@@ -174,7 +172,7 @@ def pvc_subpath(volume: Volume) -> str:
 
 
 def _mount(volume: Volume) -> dict[str, Any]:
-    mount = {"name": MODELS_VOLUME, "mountPath": volume.target, "subPath": pvc_subpath(volume)}
+    mount: dict[str, Any] = {"name": MODELS_VOLUME, "mountPath": volume.target, "subPath": pvc_subpath(volume)}
     if volume.read_only:
         mount["readOnly"] = True
     return mount
