@@ -62,15 +62,27 @@ def main() -> None:
                        capture_output=True)  # fmt: skip
         noop_cli = time.perf_counter() - started
         destroy_deployment(recipe.name)
-        rows.append((total, t.get("engine_start", 0), t.get("checkpoint", 0), t.get("smoke", 0), overhead, noop, noop_cli))
+        rows.append(
+            (
+                total,
+                t.get("engine_start", 0),
+                t.get("checkpoint", 0),
+                t.get("smoke", 0),
+                overhead,
+                noop,
+                noop_cli,
+            )
+        )
     print(f"{'':<24}{'median s':>10}{'min s':>8}")
     names = ["apply total", "engine start", "checkpoint", "smoke", "deployctl overhead", "no-op (in-process)",
              "no-op (new process)"]  # fmt: skip
     for i, name in enumerate(names):
         values = [row[i] for row in rows]
         print(f"{name:<24}{statistics.median(values):>10.3f}{min(values):>8.3f}")
-    print(f"overhead share of apply: {statistics.median(r[4] / r[0] for r in rows):.1%}; no-op target < 1 s: "
-          f"{'met' if statistics.median(r[5] for r in rows) < 1 else 'NOT met'}")
+    print(
+        f"overhead share of apply: {statistics.median(r[4] / r[0] for r in rows):.1%}; no-op target < 1 s: "
+        f"{'met' if statistics.median(r[5] for r in rows) < 1 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -84,9 +84,13 @@ def run_direct(model_dir: Path, fmt: str, out_dir: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     texts = calibration.split_texts(calibration.load_texts("builtin"))
-    calib = calibration.pack_tokens(tokenizer, texts.calibration, sequences=samples, seq_len=seq_len, repeat=True)
+    calib = calibration.pack_tokens(
+        tokenizer, texts.calibration, sequences=samples, seq_len=seq_len, repeat=True
+    )
     held = list(
-        calibration.pack_tokens(tokenizer, texts.held_out, sequences=16, seq_len=seq_len, repeat=False).split(batch)
+        calibration.pack_tokens(tokenizer, texts.held_out, sequences=16, seq_len=seq_len, repeat=False).split(
+            batch
+        )
     )
     reference = quality.base_reference(model, held, device=device)
 
@@ -213,7 +217,9 @@ def main() -> None:
     parser.add_argument("--arch", default="qwen3", choices=["qwen3", "llama"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--model", type=Path, default=None, help="a model folder instead of a generated tiny one")
+    parser.add_argument(
+        "--model", type=Path, default=None, help="a model folder instead of a generated tiny one"
+    )
     parser.add_argument("--samples", type=int, default=CALIBRATION["samples"])
     parser.add_argument("--seq-len", type=int, default=CALIBRATION["seq_len"])
     args = parser.parse_args()

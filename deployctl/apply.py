@@ -203,7 +203,9 @@ def apply_recipe(
         report(str(result.plan))
         if result.plan.needs_checkpoint:
             result = _make_checkpoint(recipe, world, result, report, swap)
-        result.warnings += _checked(recipe, result.checkpoint, recipe_path, report)  # before the engine starts
+        result.warnings += _checked(
+            recipe, result.checkpoint, recipe_path, report
+        )  # before the engine starts
         pause("checkpoint")
         check = _candidate_check(recipe, world, result, report)
         execute(
@@ -222,7 +224,9 @@ def _judged_for(recipe: Recipe) -> str:
     return f"judged for {engine_version(recipe).label()}"
 
 
-def _checked(recipe: Recipe, checkpoint: Checkpoint | None, recipe_path: Path | None, report: Reporter) -> list[str]:
+def _checked(
+    recipe: Recipe, checkpoint: Checkpoint | None, recipe_path: Path | None, report: Reporter
+) -> list[str]:
     """The checkpoint check (preflight.py) when the checkpoint exists; its warnings, also reported."""
     from deployctl.preflight import check_before_launch
 

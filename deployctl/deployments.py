@@ -146,7 +146,9 @@ def _front_row(state: DeploymentState) -> StatusRow | None:
     if seen.running:
         from deployctl.serve.health import probe
 
-        healthy = probe((seen.public_url or "") + state.spec.health_path, timeout_s=HEALTH_PROBE_TIMEOUT_S) == 200
+        healthy = (
+            probe((seen.public_url or "") + state.spec.health_path, timeout_s=HEALTH_PROBE_TIMEOUT_S) == 200
+        )
     upstreams = ", ".join(seen.upstreams) or "none (503)"
     return StatusRow(
         deployment=state.name, instance=front_name(state.name), runtime="process", role="front",

@@ -120,6 +120,8 @@ class LockHeld(DeployctlError):
     """Another deployctl process is working on the same deployment."""
 
 
-def unknown_deployment(name: str, hint: str = "`deployctl list` shows the deployments deployctl knows") -> StateError:
+def unknown_deployment(
+    name: str, hint: str = "`deployctl list` shows the deployments deployctl knows"
+) -> StateError:
     """The one wording for a name that neither state nor the runtimes know."""
     return StateError(f"no deployment named {name}", hint=hint)

@@ -35,7 +35,9 @@ class OperationKind(str, Enum):
     KEEP = "keep"  # the recorded engine runs, answers, and matches the recipe
     RESTART = "restart"  # the recorded engine matches but is stopped or not answering: start it again
     RECORD = "record"  # the engine is kept; only settings outside it (smoke, swap) changed: update state
-    FRONT = "front"  # start the front, restart it with a new configuration, or point it at the recorded engine
+    FRONT = (
+        "front"  # start the front, restart it with a new configuration, or point it at the recorded engine
+    )
     REMOVE_FRONT = "remove-front"  # a front runs but the recipe has none
     IN_FLIGHT = "in-flight"  # `plan` while an apply holds the lock: its new engine is not an orphan
 

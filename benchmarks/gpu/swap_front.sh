@@ -66,16 +66,19 @@ swaps)
   python3 -m deployctl plan /tmp/swapfront-nvfp4.yaml > "$OUT/plan-fp8-to-nvfp4.txt" || true
   poll fp8-to-nvfp4 /tmp/swapfront-nvfp4.yaml
   nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv > "$OUT/nvidia-smi-swaps.csv"
-  poll nvfp4-to-fp8 /tmp/swapfront-fp8.yaml
+  poll nvfp4-to-fp8 /tmp/swapfront-fp8.yaml ;;
+overhead)  # the front's cost at batch 1: deployctl bench through the front and around it, interleaved
   engine=$(python3 -m deployctl --json list |
     python3 -c "import json, sys; print(next(d['upstream'] for d in json.load(sys.stdin) if d['name'] == 'swapfront'))")
-  for n in 1 2; do bench "front-$n" "http://127.0.0.1:$PORT"; bench "engine-$n" "$engine"; done
+  rounds=${ROUNDS:-2}
+  for n in $(seq "$rounds"); do bench "front-$n" "http://127.0.0.1:$PORT"; bench "engine-$n" "$engine"; done
   python3 - "$OUT" <<'PY'
 import json, statistics, sys
 from pathlib import Path
 out = Path(sys.argv[1])
 def level(name): return json.loads((out / f"bench-{name}.json").read_text())["levels"][0]
-rows = {w: [level(f"{w}-{n}") for n in (1, 2)] for w in ("front", "engine")}
+rounds = len(list(out.glob("bench-front-*.json")))
+rows = {w: [level(f"{w}-{n}") for n in range(1, rounds + 1)] for w in ("front", "engine")}
 m = {w: {k: statistics.median(r[k] for r in rs) for k in ("median_ttft_ms", "median_tpot_ms")} for w, rs in rows.items()}
 summary = {"front": m["front"], "engine": m["engine"],
            "ttft_overhead_ms": m["front"]["median_ttft_ms"] - m["engine"]["median_ttft_ms"],
@@ -87,6 +90,6 @@ PY
 replace)
   poll fp8-forced-replace /tmp/swapfront-fp8-replace.yaml
   python3 -m deployctl destroy swapfront ;;
-*) echo "usage: $0 serve|swaps|replace OUT" >&2; exit 2 ;;
+*) echo "usage: $0 serve|swaps|overhead|replace OUT" >&2; exit 2 ;;
 esac
 cat "$OUT/swap.json" 2>/dev/null || true

@@ -40,7 +40,8 @@ def _from_state(name: str) -> Target:
     record = StateStore().load(name)
     if record is None:
         raise unknown_deployment(
-            name, hint="`deployctl list` shows deployments; or pass the endpoint URL, e.g. http://127.0.0.1:8000"
+            name,
+            hint="`deployctl list` shows deployments; or pass the endpoint URL, e.g. http://127.0.0.1:8000",
         )
     from deployctl.recipe.model import dummy_weights_in
 

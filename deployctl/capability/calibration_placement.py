@@ -158,7 +158,9 @@ class CalibrationPlacement(StrictModel):
 @cache
 def coefficients() -> dict[str, Any]:
     """data/calibration.yaml: the memory and time model, each number with its measurement."""
-    data: dict[str, Any] = yaml.safe_load(resources.files("deployctl.data").joinpath("calibration.yaml").read_text())
+    data: dict[str, Any] = yaml.safe_load(
+        resources.files("deployctl.data").joinpath("calibration.yaml").read_text()
+    )
     return data
 
 
@@ -343,7 +345,9 @@ def _host_split(
     return ram, spill
 
 
-def _peaks(job: CalibrationJob, chosen: list[tuple[GpuRoom, int]], weights: int, *, streamed: bool) -> dict[str, int]:
+def _peaks(
+    job: CalibrationJob, chosen: list[tuple[GpuRoom, int]], weights: int, *, streamed: bool
+) -> dict[str, int]:
     """Each GPU's modelled peak: its share of the weights, activations, a streamed layer."""
     factor = coefficients()["memory"]["offload_factor"]
     left, peaks = weights, {}

@@ -80,7 +80,9 @@ def pinned(engine: EngineName) -> JudgedVersion:
     from deployctl.engine_facts import engine_facts
 
     return JudgedVersion(
-        engine=engine.value, version=pinned_version(engine), source=f"pinned image {engine_facts(engine).image}"
+        engine=engine.value,
+        version=pinned_version(engine),
+        source=f"pinned image {engine_facts(engine).image}",
     )
 
 

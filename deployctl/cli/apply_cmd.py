@@ -1,6 +1,5 @@
 """`deployctl plan`, `apply` and `rollback`: show the steps, then take exactly those steps."""
 
-
 from pathlib import Path
 
 import typer

@@ -1,6 +1,5 @@
 """`deployctl capabilities` (the capability table as verdicts) and `deployctl gpus` (what NVML sees)."""
 
-
 from typing import Annotated
 
 import typer
@@ -106,8 +105,12 @@ def _versions(values: list[str] | None) -> dict:
         name, _, version = value.partition("=")
         engines = _choices(EngineName, [name], "--engine-version")
         if not engines or not is_version(version):
-            raise UsageError(f"--engine-version {value} is not ENGINE=VERSION", hint="e.g. --engine-version vllm=0.24.0")
-        chosen[engines[0]] = JudgedVersion(engine=engines[0].value, version=version, source="--engine-version")
+            raise UsageError(
+                f"--engine-version {value} is not ENGINE=VERSION", hint="e.g. --engine-version vllm=0.24.0"
+            )
+        chosen[engines[0]] = JudgedVersion(
+            engine=engines[0].value, version=version, source="--engine-version"
+        )
     return chosen
 
 

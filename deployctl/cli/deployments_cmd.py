@@ -4,7 +4,6 @@ Thin commands: each parses, calls one function (`deployments`, a runtime, `serve
 renders. Only `status` talks to the engines (a 1 s health probe each); `list` reads state only.
 """
 
-
 import os
 from dataclasses import dataclass
 from typing import Any

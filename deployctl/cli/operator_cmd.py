@@ -4,7 +4,6 @@ Thin commands: parse, call `render.compose` / `bench.run` / `compare.gather`, re
 Heavy libraries (openai, matplotlib) load inside those modules when a command runs.
 """
 
-
 import contextlib
 import json
 import os
@@ -86,7 +85,9 @@ def bench(
     api_key_env: Annotated[str | None, typer.Option(help="NAME of the variable holding the API key.")] = None,
     gpu: Annotated[
         str | None,
-        typer.Option(help="GPU name for the roofline's bandwidth (catalogue; × a deployment's tensor-parallel GPUs)."),
+        typer.Option(
+            help="GPU name for the roofline's bandwidth (catalogue; × a deployment's tensor-parallel GPUs)."
+        ),
     ] = None,
     bandwidth_gbps: Annotated[
         float | None, typer.Option(help="Memory bandwidth in GB/s (overrides --gpu).")

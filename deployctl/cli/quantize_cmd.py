@@ -1,6 +1,5 @@
 """`deployctl quantize RECIPE` and `deployctl cache ls|rm|gc`: the checkpoint cache from the command line."""
 
-
 import time
 from pathlib import Path
 from typing import Any

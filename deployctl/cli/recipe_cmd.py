@@ -1,6 +1,5 @@
 """`deployctl validate` and `deployctl schema`: everything that runs before any side effect."""
 
-
 import json
 from pathlib import Path
 

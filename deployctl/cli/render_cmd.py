@@ -5,7 +5,6 @@ print. With `-o DIR` each file is `DIR/<recipe file stem>.<target>.yaml` (atomic
 also how tests/render/golden/ is regenerated.
 """
 
-
 from pathlib import Path
 from typing import Annotated
 

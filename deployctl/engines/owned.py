@@ -66,7 +66,9 @@ def owned_flags(recipe: Recipe) -> dict[str, str | None]:
     """Normalized flag → the recipe field that sets it (None: deployctl sets it itself).
 
     Owned: every flag of this recipe's own argv, every flag a recipe field would add, the aliases."""
-    owned: dict[str, str | None] = {name: field for name, field in _probe_owned(recipe.engine.name, recipe.gpu.is_cpu) if field}
+    owned: dict[str, str | None] = {
+        name: field for name, field in _probe_owned(recipe.engine.name, recipe.gpu.is_cpu) if field
+    }
     owned.update(ALIASES.get(recipe.engine.name, {}))
     plain = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"extra_args": ()})})
     for name, _ in _flags(plain, recipe.runtime.kind):

@@ -78,6 +78,7 @@ KV_FORMATS: dict[KvCacheFormat, KvPlan] = {
     KvCacheFormat.NVFP4: KvPlan(KvCacheFormat.NVFP4, "NVFP4_KV_CFG", "NVFP4", True, _CONFIG_SRC),
 }
 
+
 def format_plan(fmt: QuantFormat) -> FormatPlan | None:
     """The plan for a weight format; None for `none` (serve the base model)."""
     return FORMATS.get(fmt)

@@ -33,7 +33,9 @@ def load_recipe(path: str | Path) -> Recipe:
     document = read_document(file, _read_text(file))
     if document is None:
         raise RecipeError(
-            "the recipe is empty", file=file, hint="start from an example: deployctl schema, or recipes/*.yaml"
+            "the recipe is empty",
+            file=file,
+            hint="start from an example: deployctl schema, or recipes/*.yaml",
         )
     data = document.data
     if not isinstance(data, dict):
@@ -62,8 +64,14 @@ def _anchor_paths(recipe: Recipe, base: Path) -> Recipe:
     elif recipe.model.path is not None:
         updates["model"] = recipe.model.model_copy(update={"path": recipe.model.path.expanduser()})
     dataset = recipe.quantization.calibration.dataset
-    if dataset != "builtin" and not dataset.startswith("hf:") and not Path(dataset).expanduser().is_absolute():
-        calibration = recipe.quantization.calibration.model_copy(update={"dataset": str((base / dataset).resolve())})
+    if (
+        dataset != "builtin"
+        and not dataset.startswith("hf:")
+        and not Path(dataset).expanduser().is_absolute()
+    ):
+        calibration = recipe.quantization.calibration.model_copy(
+            update={"dataset": str((base / dataset).resolve())}
+        )
         updates["quantization"] = recipe.quantization.model_copy(update={"calibration": calibration})
     if recipe.runtime.python is not None and not recipe.runtime.python.expanduser().is_absolute():
         python = recipe.runtime.python
@@ -95,7 +103,9 @@ def _read_text(file: Path) -> str:
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        raise RecipeError(f"cannot read {file}: {exc.strerror}", file=file, hint="check permissions") from None
+        raise RecipeError(
+            f"cannot read {file}: {exc.strerror}", file=file, hint="check permissions"
+        ) from None
     if len(raw) > _MAX_RECIPE_BYTES:
         raise RecipeError("the recipe is larger than 1 MiB; is this the right file?", file=file)
     try:

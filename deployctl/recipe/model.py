@@ -256,7 +256,9 @@ class QuantizationSpec(StrictModel):
     @model_validator(mode="after")
     def _fixed_scales_need_fp8_kv(self) -> QuantizationSpec:
         if self.kv_cache_scales == "fixed" and self.kv_cache is not KvCacheFormat.FP8:
-            raise ValueError("kv_cache_scales: fixed is the fp8_cast form of an fp8 KV cache: set kv_cache: fp8")
+            raise ValueError(
+                "kv_cache_scales: fixed is the fp8_cast form of an fp8 KV cache: set kv_cache: fp8"
+            )
         return self
 
     @field_validator("device")
@@ -272,13 +274,19 @@ class EngineSpec(StrictModel):
 
     name: EngineName
     image: str | None = Field(None, description="Override the pinned default image of the engine")
-    max_model_len: int | None = Field(None, ge=16, le=1 << 24, description="Longest sequence (prompt + output)")
-    max_batch_size: int | None = Field(None, ge=1, le=1 << 16, description="Concurrent sequences (vLLM max-num-seqs)")
+    max_model_len: int | None = Field(
+        None, ge=16, le=1 << 24, description="Longest sequence (prompt + output)"
+    )
+    max_batch_size: int | None = Field(
+        None, ge=1, le=1 << 16, description="Concurrent sequences (vLLM max-num-seqs)"
+    )
     max_num_tokens: int | None = Field(None, ge=16, le=1 << 24, description="Tokens per scheduler step")
     gpu_memory_utilization: float | None = Field(
         None, gt=0, le=1, description="vLLM: share of GPU memory; trtllm: KV share of free memory"
     )
-    kv_cache_memory_bytes: int | None = Field(None, ge=1 << 20, le=1 << 45, description="vLLM: explicit KV-cache size")
+    kv_cache_memory_bytes: int | None = Field(
+        None, ge=1 << 20, le=1 << 45, description="vLLM: explicit KV-cache size"
+    )
     enforce_eager: bool = Field(False, description="vLLM: skip torch.compile and CUDA graphs")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     extra_args: tuple[str, ...] = Field((), description="Passed verbatim after deployctl's own flags")
@@ -354,7 +362,9 @@ class ServeSpec(StrictModel):
     api_key_env: str | None = Field(
         None, description="NAME of the environment variable holding the API key (never the key itself)"
     )
-    health_timeout_s: float = Field(900, gt=0, le=86_400, description="Deadline for the engine to become healthy")
+    health_timeout_s: float = Field(
+        900, gt=0, le=86_400, description="Deadline for the engine to become healthy"
+    )
     swap: Literal["auto", "replace", "blue-green"] = Field(
         "auto",
         description="How a re-apply swaps the running engine for a changed one. replace: quantize while the "

@@ -172,7 +172,11 @@ def pvc_subpath(volume: Volume) -> str:
 
 
 def _mount(volume: Volume) -> dict[str, Any]:
-    mount: dict[str, Any] = {"name": MODELS_VOLUME, "mountPath": volume.target, "subPath": pvc_subpath(volume)}
+    mount: dict[str, Any] = {
+        "name": MODELS_VOLUME,
+        "mountPath": volume.target,
+        "subPath": pvc_subpath(volume),
+    }
     if volume.read_only:
         mount["readOnly"] = True
     return mount

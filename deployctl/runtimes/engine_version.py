@@ -129,11 +129,15 @@ def _process_version(recipe: Recipe) -> JudgedVersion | None:
     if python is None:
         return None
     pythonpath = recipe.engine.env.get("PYTHONPATH", "")
-    found = _probe_cached(python, pythonpath, DISTRIBUTIONS.get(recipe.engine.name, (str(recipe.engine.name),)))
+    found = _probe_cached(
+        python, pythonpath, DISTRIBUTIONS.get(recipe.engine.name, (str(recipe.engine.name),))
+    )
     if not found or not is_version(found.get("version")):
         return None
     shown = (
-        "runtime.python" if recipe.runtime.python else f"the interpreter of `{PROGRAMS.get(recipe.engine.name, str(recipe.engine.name))}`"
+        "runtime.python"
+        if recipe.runtime.python
+        else f"the interpreter of `{PROGRAMS.get(recipe.engine.name, str(recipe.engine.name))}`"
     )
     return JudgedVersion(
         engine=recipe.engine.name.value,

@@ -263,7 +263,9 @@ def on_port(argv: tuple[str, ...], port: int) -> tuple[str, ...]:
         if word == "--port" and words[i + 1] == "0":
             words[i + 1] = str(port)
             return tuple(words)
-    raise DeployctlError(f"the engine's command line has no `--port 0` to set to {port}: {' '.join(argv[:3])} ...")
+    raise DeployctlError(
+        f"the engine's command line has no `--port 0` to set to {port}: {' '.join(argv[:3])} ..."
+    )
 
 
 def _load_record(name: str) -> ProcessRecord | None:

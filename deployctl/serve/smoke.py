@@ -62,7 +62,9 @@ def run_smoke(
     root = base_url.rstrip("/").removesuffix("/v1")
     # Closing the client closes its keep-alive connections: an idle one left open makes some servers
     # (transformers serve) wait out their whole graceful-stop window when the engine is stopped later.
-    with OpenAI(base_url=f"{root}/v1", api_key=api_key or "unused", timeout=timeout_s, max_retries=0) as client:
+    with OpenAI(
+        base_url=f"{root}/v1", api_key=api_key or "unused", timeout=timeout_s, max_retries=0
+    ) as client:
         started = time.perf_counter()
         listed = _guarded("models", root, lambda: [m.id for m in client.models.list().data])
         models_check = SmokeCheck(name="models", latency_ms=_ms_since(started))

@@ -15,7 +15,12 @@ def test_capabilities_json_lists_verdicts_for_the_chosen_gpu():
     result = run_cli("--json", "capabilities", "--gpu", "rtx-4090", "--format", "nvfp4", "--kv", "none")
     assert result.exit_code == 0, result.output
     rows = {row["engine"]: row["level"] for row in json.loads(result.stdout)}
-    assert rows == {"trtllm": "rejected", "vllm": "fallback", "transformers": "rejected", "sglang": "fallback"}
+    assert rows == {
+        "trtllm": "rejected",
+        "vllm": "fallback",
+        "transformers": "rejected",
+        "sglang": "fallback",
+    }
 
 
 def test_capabilities_table_shows_reasons_for_one_gpu():

@@ -41,7 +41,11 @@ def add_argument_flags(tree: ast.AST) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_argument":
             for arg in node.args:
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.startswith("--"):
+                if (
+                    isinstance(arg, ast.Constant)
+                    and isinstance(arg.value, str)
+                    and arg.value.startswith("--")
+                ):
                     flags.add(arg.value)
     return flags
 
@@ -61,7 +65,9 @@ def literal_values(tree: ast.AST, name: str) -> list[str]:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
             subscript = node.value
             if isinstance(subscript, ast.Subscript):
-                elements = subscript.slice.elts if isinstance(subscript.slice, ast.Tuple) else [subscript.slice]
+                elements = (
+                    subscript.slice.elts if isinstance(subscript.slice, ast.Tuple) else [subscript.slice]
+                )
                 return [e.value for e in elements if isinstance(e, ast.Constant)]
     raise SystemExit(f"{name} not found")
 

@@ -113,7 +113,12 @@ def sglang_argv_of_every_recipe() -> dict[str, list[str]]:
             every_option, QuantFormat(fmt), KvCacheFormat(kv)
         )
     dummy = parse_recipe_dict(
-        {"name": "dummy", "model": {"id": "Qwen/Qwen3-8B", "weights": "dummy"}, "gpu": "H100 SXM", "engine": "sglang"}
+        {
+            "name": "dummy",
+            "model": {"id": "Qwen/Qwen3-8B", "weights": "dummy"},
+            "gpu": "H100 SXM",
+            "engine": "sglang",
+        }
     )
     argvs["dummy weights"] = _args(dummy, QuantFormat.NONE, KvCacheFormat.NONE)
     return argvs

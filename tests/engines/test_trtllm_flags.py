@@ -13,18 +13,44 @@ from tests.engines.test_launch_specs import spec_for
 
 # option → "flag" (is_flag) or the click type of its value
 TRTLLM_SERVE_OPTIONS: dict[str, str] = {
-    "--tokenizer": "str", "--custom_tokenizer": "str", "--host": "str", "--port": "int",
-    "--backend": "choice:pytorch,tensorrt,_autodeploy,trt", "--custom_module_dirs": "path", "--log_level": "str",
-    "--max_beam_width": "int", "--max_batch_size": "int", "--max_num_tokens": "int", "--max_seq_len": "int",
-    "--tensor_parallel_size": "int", "--tp_size": "int", "--pipeline_parallel_size": "int", "--pp_size": "int",
-    "--context_parallel_size": "int", "--cp_size": "int", "--moe_expert_parallel_size": "int", "--ep_size": "int",
-    "--moe_cluster_parallel_size": "int", "--cluster_size": "int", "--gpus_per_node": "int",
-    "--free_gpu_memory_fraction": "float", "--kv_cache_free_gpu_memory_fraction": "float",
-    "--num_postprocess_workers": "int", "--trust_remote_code": "flag", "--revision": "str", "--config": "str",
-    "--extra_llm_api_options": "str", "--reasoning_parser": "str", "--tool_parser": "str",
-    "--metadata_server_config_file": "str", "--server_role": "str",
-    "--fail_fast_on_attention_window_too_large": "flag", "--otlp_traces_endpoint": "str",
-    "--disagg_cluster_uri": "str", "--enable_chunked_prefill": "flag", "--media_io_kwargs": "str",
+    "--tokenizer": "str",
+    "--custom_tokenizer": "str",
+    "--host": "str",
+    "--port": "int",
+    "--backend": "choice:pytorch,tensorrt,_autodeploy,trt",
+    "--custom_module_dirs": "path",
+    "--log_level": "str",
+    "--max_beam_width": "int",
+    "--max_batch_size": "int",
+    "--max_num_tokens": "int",
+    "--max_seq_len": "int",
+    "--tensor_parallel_size": "int",
+    "--tp_size": "int",
+    "--pipeline_parallel_size": "int",
+    "--pp_size": "int",
+    "--context_parallel_size": "int",
+    "--cp_size": "int",
+    "--moe_expert_parallel_size": "int",
+    "--ep_size": "int",
+    "--moe_cluster_parallel_size": "int",
+    "--cluster_size": "int",
+    "--gpus_per_node": "int",
+    "--free_gpu_memory_fraction": "float",
+    "--kv_cache_free_gpu_memory_fraction": "float",
+    "--num_postprocess_workers": "int",
+    "--trust_remote_code": "flag",
+    "--revision": "str",
+    "--config": "str",
+    "--extra_llm_api_options": "str",
+    "--reasoning_parser": "str",
+    "--tool_parser": "str",
+    "--metadata_server_config_file": "str",
+    "--server_role": "str",
+    "--fail_fast_on_attention_window_too_large": "flag",
+    "--otlp_traces_endpoint": "str",
+    "--disagg_cluster_uri": "str",
+    "--enable_chunked_prefill": "flag",
+    "--media_io_kwargs": "str",
     "--chat_template": "str",
     # tensorrt_llm/commands/_telemetry.py @ 5911a336 reads it; documented for trtllm-serve from 1.3.0rc29
     "--no-telemetry": "flag",
@@ -57,9 +83,21 @@ def parse_like_click(args: tuple[str, ...]) -> dict[str, str]:
 
 RECIPES = [
     ("a single-GPU fp8 deployment", {"gpu": "H100 SXM", "engine": "trtllm"}, "fp8", "none"),
-    ("tensor parallel with every limit and fp8 KV", {"gpu": {"type": "H200", "count": 2}, "engine": {
-        "name": "trtllm", "max_batch_size": 8, "max_num_tokens": 4096, "max_model_len": 2048,
-        "gpu_memory_utilization": 0.7}}, "fp8", "fp8"),
+    (
+        "tensor parallel with every limit and fp8 KV",
+        {
+            "gpu": {"type": "H200", "count": 2},
+            "engine": {
+                "name": "trtllm",
+                "max_batch_size": 8,
+                "max_num_tokens": 4096,
+                "max_model_len": 2048,
+                "gpu_memory_utilization": 0.7,
+            },
+        },
+        "fp8",
+        "fp8",
+    ),
     ("an nvfp4 checkpoint on Blackwell", {"gpu": "B200", "engine": "trtllm"}, "nvfp4", "none"),
 ]
 
@@ -69,7 +107,9 @@ def test_trtllm_argv_parses_against_the_cited_declaration(recipe: dict, fmt: str
     spec = spec_for(recipe, fmt, kv)
     assert spec.program == ("trtllm-serve",)
     parsed = parse_like_click(spec.args)
-    assert parsed["--host"] == "0.0.0.0", "trtllm-serve defaults to localhost, unreachable from outside a container"
+    assert parsed["--host"] == "0.0.0.0", (
+        "trtllm-serve defaults to localhost, unreachable from outside a container"
+    )
     assert parsed["--backend"] == "pytorch"
     if recipe["gpu"] != "H100 SXM" and isinstance(recipe["gpu"], dict):
         assert parsed["--tp_size"] == str(recipe["gpu"]["count"])
@@ -118,5 +158,7 @@ def test_telemetry_is_off_unless_the_recipe_opts_in(image: str, flag: bool) -> N
     assert spec.env["TRTLLM_NO_USAGE_STATS"] == "1"
     assert ("--no-telemetry" in spec.args) is flag
     parse_like_click(spec.args)
-    opted_in = spec_for({"gpu": "H100 SXM", "engine": {"name": "trtllm", "image": image, "telemetry": True}}, "fp8")
+    opted_in = spec_for(
+        {"gpu": "H100 SXM", "engine": {"name": "trtllm", "image": image, "telemetry": True}}, "fp8"
+    )
     assert "TRTLLM_NO_USAGE_STATS" not in opted_in.env and "--no-telemetry" not in opted_in.args

@@ -64,20 +64,37 @@ def vllm_argv_of_every_recipe() -> dict[str, list[str]]:
         if recipe.engine.name != EngineName.VLLM:
             continue
         checkpoint = Checkpoint(
-            path=Path("/models/ckpt"), key="k", format=recipe.quantization.format, kv_cache=recipe.quantization.kv_cache
+            path=Path("/models/ckpt"),
+            key="k",
+            format=recipe.quantization.format,
+            kv_cache=recipe.quantization.kv_cache,
         )
         placement = Placement.for_runtime(RuntimeKind.DOCKER, checkpoint, config_dir="/tmp")
         argvs[path.name] = list(build_launch_spec(recipe, checkpoint, placement).args)
     for fmt, kv in [("fp8", "fp8"), ("fp8_pc_pt", "none"), ("nvfp4", "nvfp4"), ("none", "none")]:
-        recipe = parse_recipe_dict({
-            "name": "flags", "model": "Qwen/Qwen3-8B", "gpu": {"type": "H100 SXM", "count": 2},
-            "engine": {"name": "vllm", "max_model_len": 4096, "gpu_memory_utilization": 0.85, "max_batch_size": 16,
-                       "max_num_tokens": 8192, "enforce_eager": True},
-            "serve": {"api_key_env": "MY_KEY", "served_name": "qwen"},
-        })
-        checkpoint = Checkpoint(path=Path("/models/ckpt"), key="k", format=QuantFormat(fmt), kv_cache=KvCacheFormat(kv))
+        recipe = parse_recipe_dict(
+            {
+                "name": "flags",
+                "model": "Qwen/Qwen3-8B",
+                "gpu": {"type": "H100 SXM", "count": 2},
+                "engine": {
+                    "name": "vllm",
+                    "max_model_len": 4096,
+                    "gpu_memory_utilization": 0.85,
+                    "max_batch_size": 16,
+                    "max_num_tokens": 8192,
+                    "enforce_eager": True,
+                },
+                "serve": {"api_key_env": "MY_KEY", "served_name": "qwen"},
+            }
+        )
+        checkpoint = Checkpoint(
+            path=Path("/models/ckpt"), key="k", format=QuantFormat(fmt), kv_cache=KvCacheFormat(kv)
+        )
         placement = Placement.for_runtime(RuntimeKind.DOCKER, checkpoint, config_dir="/tmp")
-        argvs[f"every option, {fmt} weights, {kv} KV"] = list(build_launch_spec(recipe, checkpoint, placement).args)
+        argvs[f"every option, {fmt} weights, {kv} KV"] = list(
+            build_launch_spec(recipe, checkpoint, placement).args
+        )
     return argvs
 
 
@@ -87,16 +104,26 @@ def test_vllm_parses_every_command_line_deployctl_emits(vllm_python: str) -> Non
     argvs = vllm_argv_of_every_recipe()
     assert len(argvs) >= 5
     done = subprocess.run(
-        [vllm_python, "-c", PARSE_IN_VLLM], input=json.dumps(argvs), capture_output=True, text=True, timeout=300
+        [vllm_python, "-c", PARSE_IN_VLLM],
+        input=json.dumps(argvs),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
     for name, parsed in results.items():
-        assert "error" not in parsed, f"{name}: vLLM refused {argvs[name]}: {parsed['error']}\n{done.stderr[-2000:]}"
+        assert "error" not in parsed, (
+            f"{name}: vLLM refused {argvs[name]}: {parsed['error']}\n{done.stderr[-2000:]}"
+        )
         assert parsed["quantization_known"], f"{name}: unknown --quantization {parsed['quantization']}"
         assert parsed["model"] == argvs[name][0]
     every = results["every option, nvfp4 weights, nvfp4 KV"]
-    assert (every["quantization"], every["kv_cache_dtype"], every["tensor_parallel_size"]) == ("modelopt_fp4", "nvfp4", 2)
+    assert (every["quantization"], every["kv_cache_dtype"], every["tensor_parallel_size"]) == (
+        "modelopt_fp4",
+        "nvfp4",
+        2,
+    )
     assert every["served_model_name"] == ["qwen"]
     assert results["llama3.1-70b-h200x2-dummy.yaml"]["load_format"] == "dummy"
     assert every["load_format"] == "auto"
@@ -107,7 +134,10 @@ def test_vllm_parses_every_command_line_deployctl_emits(vllm_python: str) -> Non
 def test_vllm_parser_would_catch_a_misspelled_flag(vllm_python: str) -> None:
     """The check can fail: a flag vLLM does not know makes its parser exit."""
     done = subprocess.run(
-        [vllm_python, "-c", PARSE_IN_VLLM], input=json.dumps({"typo": ["/m", "--tensor-paralel-size", "2"]}),
-        capture_output=True, text=True, timeout=300,
+        [vllm_python, "-c", PARSE_IN_VLLM],
+        input=json.dumps({"typo": ["/m", "--tensor-paralel-size", "2"]}),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert "error" in json.loads(done.stdout.strip().splitlines()[-1])["typo"]

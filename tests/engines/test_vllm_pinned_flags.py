@@ -51,7 +51,9 @@ def test_every_emitted_flag_exists_at_the_pinned_versions(version: str) -> None:
 def test_the_check_catches_a_flag_or_value_a_version_lacks() -> None:
     args = declared("0.33.0")
     assert problems(["--no-such-flag", "1"], args) == ["--no-such-flag is not a vllm 0.33.0 serve option"]
-    assert problems(["--kv-cache-dtype", "fp9"], args) == ["--kv-cache-dtype fp9 is not one of vllm 0.33.0's kv_cache_dtype values"]
+    assert problems(["--kv-cache-dtype", "fp9"], args) == [
+        "--kv-cache-dtype fp9 is not one of vllm 0.33.0's kv_cache_dtype values"
+    ]
     # 0.33 added options 0.24 does not know: the two files really differ
     assert set(args["flags"]) - set(declared("0.24.0")["flags"])
 

@@ -51,7 +51,9 @@ CASES = [
     ),
     (
         "a cache miss beside the serving engine says where calibration runs and why",
-        FP8.model_copy(update={"calibration": "calibration on GPU 1: GPU peak ~26.8 GiB, ~22 s (GPU 0: too little)"}),
+        FP8.model_copy(
+            update={"calibration": "calibration on GPU 1: GPU peak ~26.8 GiB, ~22 s (GPU 0: too little)"}
+        ),
         Observed(recorded_instance=A, instances=(running(A, "zzz"),)),
         """Plan for qwen:
   quantize          ck-fp8: cache miss (~5 s as before); calibration on GPU 1: GPU peak ~26.8 GiB, ~22 s (GPU 0: too little)

@@ -74,7 +74,9 @@ def test_the_same_model_agrees_with_itself_when_the_reference_is_stored_as_float
 
     from deployctl.quantize import quality
 
-    monkeypatch.setattr(quality, "FLOAT32_BUDGET_BYTES", 0)  # force the float16 reference (large vocabularies)
+    monkeypatch.setattr(
+        quality, "FLOAT32_BUDGET_BYTES", 0
+    )  # force the float16 reference (large vocabularies)
     model = _NearlyFlat(vocab=4096)
     batches = [torch.randint(0, 4096, (2, 32), generator=torch.Generator().manual_seed(s)) for s in (1, 2)]
     reference = quality.base_reference(model, batches, device="cpu")

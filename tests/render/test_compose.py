@@ -107,7 +107,9 @@ def test_a_loopback_recipe_publishes_on_loopback_while_the_engine_listens_in_its
 
 def test_the_api_key_is_a_reference_to_the_operators_variable(monkeypatch) -> None:
     monkeypatch.setenv("MY_KEY_VAR", "sk-live-0123456789abcdefghij")
-    monkeypatch.setenv("HF_TOKEN", "hf_" + "abcdefghijklmnopqrstuvwxyz0123")  # a fake token, split so scanners skip it
+    monkeypatch.setenv(
+        "HF_TOKEN", "hf_" + "abcdefghijklmnopqrstuvwxyz0123"
+    )  # a fake token, split so scanners skip it
     text = _render(_recipe(serve={"api_key_env": "MY_KEY_VAR"}))
     env = yaml.safe_load(text)["services"]["demo"]["environment"]
     assert env["VLLM_API_KEY"].startswith("${MY_KEY_VAR:?")
