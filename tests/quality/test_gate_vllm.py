@@ -64,7 +64,7 @@ def recipes(trained, vllm_python: Path, tmp_path_factory: pytest.TempPathFactory
             "gpu": "cpu",
             "engine": {"name": "vllm", "max_model_len": 512},
             "runtime": {"kind": "process", "python": str(vllm_python)},
-            "serve": {"host": "127.0.0.1", "port": port, "health_timeout_s": 300},
+            "serve": {"host": "127.0.0.1", "port": port, "health_timeout_s": 300, "front": "none"},
             "smoke": {"max_tokens": 8, "timeout_s": 120},
             "quality": QUALITY,
         }

@@ -172,7 +172,7 @@ def test_the_cli_prints_the_quality_table_and_the_checkpoint_path(
         human = run_cli("quantize", str(path))
         machine = run_cli("--json", "quantize", str(path))
     assert human.exit_code == 0, human.output
-    assert "top-1 agreement" in human.stdout and "perplexity" in human.stdout
+    assert "PPL(Q)" in human.stdout and "Same top p" in human.stdout  # llama.cpp-style names
     assert str(session_cache) in human.stdout and "cache hit" in human.stderr
     data = json.loads(machine.stdout)
     assert data["cache_hit"] and data["manifest"]["quant_algo"] == "FP8_PER_CHANNEL_PER_TOKEN"
