@@ -265,7 +265,11 @@ def _sequential(
     # As hf_ptq's sequential map, the CPU keeps a budget too: accelerate's own size accounting may leave
     # a module over, which then waits in RAM instead of failing for want of an offload folder.
     ram = (_host_split(job, room, spec, 0) or (0, 0))[0]
-    why = "; ".join(g.describe() for g, _ in chosen) + f"; no single GPU holds ~{_gib(whole_gpu_need(job))}"
+    why = "; ".join(g.describe() for g, _ in chosen)
+    if spec.max_gpu_memory_gib is not None and job.weights_bytes > spec.max_gpu_memory_gib * GIB:
+        why += f"; quantization.max_gpu_memory_gib: {spec.max_gpu_memory_gib:g} holds less than the weights"
+    else:
+        why += f"; no single GPU holds ~{_gib(whole_gpu_need(job))}"
     return CalibrationPlacement(
         kind="gpus", device=f"cuda:{chosen[0][0].index}", gpus=tuple(g.index for g, _ in chosen),
         device_map="sequential", max_memory={str(g.index): b for g, b in chosen} | {"cpu": ram},

@@ -102,6 +102,17 @@ def test_placement(job_, room, spec_, expected) -> None:
     assert placed.where() in placed.summary()
 
 
+def test_a_cap_that_splits_the_model_is_named_as_the_reason() -> None:
+    # Measured on two idle H200s (2026-11-30): a 40 GiB cap spread a 32B model over both GPUs, and the
+    # reason said "no single GPU holds ~93.3 GiB" though each had 139.8 GiB free.
+    placed = place_calibration(
+        job(Q32B, 65_524_000_000), machine(idle(0), idle(1)), spec(max_gpu_memory_gib=40)
+    )
+    assert (placed.kind, placed.gpus) == ("gpus", (0, 1))
+    assert "quantization.max_gpu_memory_gib: 40" in placed.reason
+    assert "no single GPU" not in placed.reason
+
+
 def test_the_busy_gpu_share_leaves_room_for_activations_and_the_context() -> None:
     """18.3 GiB free beside vLLM at 0.85: the weights' cap plus activations stays under what is free,
     as the H200 run needed (15 GiB cap → 16.7 GiB peak allocated)."""
