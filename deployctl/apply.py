@@ -94,9 +94,17 @@ def judge_with_profile(
     return warnings, verdict.swap, recipe, choice
 
 
-def _with_profile(recipe: Recipe, verdict: Verdict, recipe_path: Path | None) -> tuple[Recipe, ProfileChoice | None]:
+def _with_profile(
+    recipe: Recipe, verdict: Verdict, recipe_path: Path | None
+) -> tuple[Recipe, ProfileChoice | None]:
     """The tuned profile (capability/profiles.py) for this GPU, engine version, formats and shape, merged."""
-    from deployctl.capability.profiles import ProfileKey, choose_profile, load_profiles, merge_profile, shape_class
+    from deployctl.capability.profiles import (
+        ProfileKey,
+        choose_profile,
+        load_profiles,
+        merge_profile,
+        shape_class,
+    )
     from deployctl.capability.shapes import resolve_shape
 
     if recipe.engine.profile == "none":

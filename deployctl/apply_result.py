@@ -11,8 +11,8 @@ from deployctl.plan import Plan
 from deployctl.smoke_report import SmokeReport
 
 if TYPE_CHECKING:
-    from deployctl.capability.profiles import ProfileChoice
     from deployctl.capability.calibration_placement import CalibrationPlacement
+    from deployctl.capability.profiles import ProfileChoice
 
 
 @dataclass

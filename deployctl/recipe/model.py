@@ -317,10 +317,12 @@ class EngineSpec(StrictModel):
     # Tuning options (docs/tune.md): None = the engine's own default. `deployctl tune` sweeps them and a
     # matching profile (deployctl/data/profiles.yaml) fills the ones a recipe leaves unset.
     async_scheduling: bool | None = Field(
-        None, description="vLLM --async-scheduling / --no-async-scheduling (None: vLLM decides; 0.24 enables it)"
+        None,
+        description="vLLM --async-scheduling / --no-async-scheduling (None: vLLM decides; 0.24 enables it)",
     )
     cuda_graph_mode: CudaGraphMode | None = Field(
-        None, description="vLLM compilation_config.cudagraph_mode (None: vLLM's default, FULL_AND_PIECEWISE at -O2)"
+        None,
+        description="vLLM compilation_config.cudagraph_mode (None: vLLM's default, FULL_AND_PIECEWISE at -O2)",
     )
     cuda_graph_sizes: tuple[int, ...] | None = Field(
         None, description="vLLM --cudagraph-capture-sizes: the batch sizes CUDA graphs are captured for"
