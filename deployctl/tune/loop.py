@@ -256,6 +256,7 @@ def result_document(
     winner = best(known, done, allow_numerics_change=run.allow_numerics_change)
     default = records.get(DEFAULT)
     chosen = records.get(winner.name) if winner else None
+    kept = chosen or default  # what serves after the tune: the winner, else the defaults
     numerics = [asdict(rec) for rec in records.values() if rec.changes_numerics]
     return {
         "recipe": run.recipe.name,
@@ -268,7 +269,7 @@ def result_document(
         "tuned_tok_s": chosen.decode_tok_s if chosen else (default.decode_tok_s if default else None),
         "ratio": _ratio(chosen.decode_tok_s, default.decode_tok_s) if chosen and default else 1.0,
         "default_cn_tok_s": default.cn.get("output_tok_s") if default else None,
-        "tuned_cn_tok_s": (chosen or default).cn.get("output_tok_s") if (chosen or default) else None,
+        "tuned_cn_tok_s": kept.cn.get("output_tok_s") if kept else None,
         "cn_ratio": _ratio(chosen.cn.get("output_tok_s"), default.cn.get("output_tok_s"))
         if chosen and default
         else 1.0,
