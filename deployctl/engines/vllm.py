@@ -26,6 +26,11 @@ Flags are checked by vLLM's own parser in tests/engines/test_vllm_parser.py (vll
     max_num_seqs and max_num_batched_tokens (engine/arg_utils.py:2601).
   - `--stream-interval N`: engine/arg_utils.py:1452 ← config/scheduler.py:163 (tokens per streamed chunk:
     "a larger value reduces host overhead"; the tokens are the same).
+  - `--linear-backend {cutlass,torch,triton}`: engine/arg_utils.py:1485 ← config/kernel.py `LinearBackend`
+    (`kernel_config.linear_backend`, "auto" by default); it filters the candidate kernels of quantized linear
+    layers (model_executor/kernels/linear/__init__.py `_LINEAR_BACKEND_KERNEL_MAP`). On CUDA, per-tensor
+    FP8 tries Marlin (only below sm89 or with VLLM_TEST_FORCE_FP8_MARLIN), FlashInfer (sm100+), CUTLASS, then
+    torch `_scaled_mm` (`_POSSIBLE_FP8_KERNELS`): CUTLASS is what an H200 runs by default; `torch` is cuBLASLt.
   - `--enable-chunked-prefill` / `--no-enable-chunked-prefill`: engine/arg_utils.py:1423 ← config/scheduler.py.
   - `--kv-cache-dtype fp8` for `engine.kv_cache_dtype` (checkpoint without KV scales: scale 1.0, numerics change).
 - API key: `VLLM_API_KEY` is read when `--api-key` is absent (entrypoints/serve/middleware/authenticate.py);
@@ -172,6 +177,8 @@ def tuning_args(recipe: Recipe) -> list[str]:
         args += ["--performance-mode", engine.performance_mode]
     if engine.stream_interval is not None:
         args += ["--stream-interval", str(engine.stream_interval)]
+    if engine.linear_backend is not None:
+        args += ["--linear-backend", engine.linear_backend]
     if engine.chunked_prefill is not None:
         args.append("--enable-chunked-prefill" if engine.chunked_prefill else "--no-enable-chunked-prefill")
     return args
@@ -182,6 +189,6 @@ ENGINE = Engine(
     build_launch_spec=build_launch_spec,
     tuning_keys=frozenset(
         {"async_scheduling", "cuda_graph_mode", "cuda_graph_sizes", "performance_mode", "stream_interval"}
-        | {"chunked_prefill", "kv_cache_dtype"}
+        | {"linear_backend", "chunked_prefill", "kv_cache_dtype"}
     ),
 )

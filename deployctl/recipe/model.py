@@ -282,6 +282,7 @@ TUNING_KEYS = (
     "cuda_graph_sizes",
     "performance_mode",
     "stream_interval",
+    "linear_backend",
     "chunked_prefill",
     "kv_cache_dtype",
 )
@@ -335,6 +336,11 @@ class EngineSpec(StrictModel):
     )
     chunked_prefill: bool | None = Field(
         None, description="vLLM --enable-chunked-prefill / --no-enable-chunked-prefill"
+    )
+    linear_backend: Literal["cutlass", "torch", "triton"] | None = Field(
+        None,
+        description="vLLM --linear-backend: the GEMM kernels of quantized linear layers (None: vLLM picks; "
+        "CUTLASS for per-tensor FP8 on Hopper)",
     )
     kv_cache_dtype: Literal["fp8"] | None = Field(
         None,

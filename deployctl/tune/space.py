@@ -5,10 +5,13 @@ candidate is compared with), then one option at a time, then the combination of 
 that won. A candidate that changes numerics (fp8 KV cache without calibrated scales) is measured and
 reported apart, and wins only with `allow_numerics_change`.
 
-The default vLLM space is small on purpose (≤ 5 starts: defaults, three single options, their
-combination): each start of an 8B model costs 60–120 s on an H200. Why these options (vLLM 0.24.0,
-sources in engines/vllm.py's docstring):
-- `performance_mode: interactivity` captures a CUDA graph for every batch size 1..32 (the default captures
+The default vLLM space is small on purpose (defaults, up to four single options in the order of their
+expected gain, their combination; the start budget cuts the tail): each start of an 8B model costs
+60–120 s on an H200. Why these options (vLLM 0.24.0, sources in engines/vllm.py's docstring):
+- `linear_backend: torch` (FP8 checkpoints): cuBLASLt's `_scaled_mm` instead of CUTLASS for the FP8 GEMMs;
+  at batch 1 a GEMM is a matrix-vector product bound by reading the weights, where the two libraries'
+  kernels differ;
+- `performance_mode: interactivity` (last: concurrencies 1 and 16 are already captured sizes) captures a CUDA graph for every batch size 1..32 (the default captures
   1, 2, 4, 8, 16, 24, ...): a batch never pads to the next captured size;
 - `stream_interval: 8` sends 8 tokens per streamed chunk: less host work per token in the API server
   (the tokens are the same; the first token is still sent at once);
@@ -26,11 +29,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployctl.recipe.model import KvCacheFormat, Recipe
+from deployctl.recipe.model import KvCacheFormat, QuantFormat, Recipe
 
 DEFAULT = "default"
 COMBINED = "combined"
-NUMERICS_KEYS = frozenset({"kv_cache_dtype"})  # options whose outputs may differ from the defaults'
+NUMERICS_KEYS = frozenset({"kv_cache_dtype"})
+# Formats whose linear layers run a quantized GEMM vLLM can pick a backend for (per-tensor FP8 on Hopper:
+# CUTLASS by default, cuBLASLt through `torch`); the greedy check decides whether outputs stay the same.
+LINEAR_BACKEND_FORMATS = frozenset({QuantFormat.FP8})  # options whose outputs may differ from the defaults'
 
 
 @dataclass(frozen=True)
@@ -45,10 +51,13 @@ class Candidate:
 
 def vllm_space(recipe: Recipe, concurrency: int, *, allow_numerics_change: bool = False) -> list[Candidate]:
     """The single-option candidates for a vLLM recipe, leaving out every key the recipe pins itself."""
-    singles = [
-        Candidate("interactivity", {"performance_mode": "interactivity"}),
+    singles = []
+    if recipe.quantization.format in LINEAR_BACKEND_FORMATS:
+        singles.append(Candidate("linear-torch", {"linear_backend": "torch"}))
+    singles += [
         Candidate("stream-interval-8", {"stream_interval": 8}),
         Candidate(f"max-seqs-{max(32, 4 * concurrency)}", {"max_batch_size": max(32, 4 * concurrency)}),
+        Candidate("interactivity", {"performance_mode": "interactivity"}),
     ]
     if allow_numerics_change and recipe.quantization.kv_cache is KvCacheFormat.NONE:
         singles.append(Candidate("kv-fp8", {"kv_cache_dtype": "fp8"}))

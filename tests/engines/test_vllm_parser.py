@@ -52,7 +52,8 @@ for name, argv in json.load(sys.stdin).items():
         "served_model_name": ns.served_model_name,
         "port": ns.port,
         "tuning": {k: str(getattr(ns, k, None)) for k in ("performance_mode", "stream_interval", "max_num_seqs",
-                   "async_scheduling", "enable_chunked_prefill", "cudagraph_capture_sizes", "compilation_config")},
+                   "async_scheduling", "enable_chunked_prefill", "cudagraph_capture_sizes", "compilation_config",
+                   "linear_backend")},
     }
 print(json.dumps(results))
 """
@@ -113,6 +114,7 @@ def tuning_candidate_argvs() -> dict[str, list[str]]:
     option_sets += [
         {"async_scheduling": False, "chunked_prefill": False, "cuda_graph_mode": "FULL_DECODE_ONLY"},
         {"async_scheduling": True, "chunked_prefill": True, "cuda_graph_sizes": [1, 2, 3, 4, 8, 16]},
+        {"linear_backend": "torch"},  # the fp8 space's first candidate
     ]
     argvs = {}
     checkpoint = Checkpoint(path=Path("/models/ckpt"), key="k")
@@ -157,6 +159,7 @@ def test_vllm_parses_every_command_line_deployctl_emits(vllm_python: str) -> Non
     off = results[next(n for n in results if "FULL_DECODE_ONLY" in n)]["tuning"]
     assert (off["async_scheduling"], off["enable_chunked_prefill"]) == ("False", "False")
     assert "FULL_DECODE_ONLY" in off["compilation_config"]
+    assert results["tune candidate {'linear_backend': 'torch'}"]["tuning"]["linear_backend"] == "torch"
 
 
 @pytest.mark.integration

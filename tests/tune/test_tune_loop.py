@@ -85,21 +85,33 @@ def test_defaults_first_then_each_option_then_the_winners_combined() -> None:
     prober = ScriptedProber(speed={"interactivity": 330.0, "--stream-interval": 320.0})
     result = tune(run_of(prober, starter))
     names = [c["name"] for c in result["candidates"]]
-    assert names == ["default", "interactivity", "stream-interval-8", "max-seqs-64", "combined"]
+    assert names == ["default", "stream-interval-8", "max-seqs-64", "interactivity", "combined"]
     assert "--performance-mode" not in starter.started[0]
     combined = result["candidates"][-1]
-    assert combined["options"] == {"performance_mode": "interactivity", "stream_interval": 8}
+    assert combined["options"] == {"stream_interval": 8, "performance_mode": "interactivity"}
     assert combined["argv_added"] == ["--performance-mode", "interactivity", "--stream-interval", "8"]
     assert result["winner"] == "combined" and result["ratio"] == pytest.approx(350 / 300)
     assert starter.runtime.instances == {}, "every candidate is stopped"
 
 
+def test_an_fp8_checkpoint_tries_the_other_fp8_gemm_library_first() -> None:
+    fp8 = parse_recipe_dict(
+        {"name": "q8b", "model": "/models/q8b", "gpu": "H200", "runtime": "docker",
+         "quantization": "fp8", "engine": "vllm"}
+    )  # fmt: skip
+    singles = vllm_space(fp8, 16)
+    assert singles[0] == Candidate("linear-torch", {"linear_backend": "torch"})
+    assert "linear-torch" not in [c.name for c in vllm_space(recipe(), 16)], "bf16 has no quantized GEMM"
+    pinned = fp8.model_copy(update={"engine": fp8.engine.model_copy(update={"linear_backend": "cutlass"})})
+    assert "linear-torch" not in [c.name for c in vllm_space(pinned, 16)], "a pinned key is not swept"
+
+
 def test_the_start_budget_stops_the_search_and_reports_the_best_so_far() -> None:
-    prober = ScriptedProber(speed={"interactivity": 330.0})
+    prober = ScriptedProber(speed={"--stream-interval": 330.0})
     result = tune(run_of(prober, MemoryStarter(), budget=Budget(starts=2)))
-    assert [c["name"] for c in result["candidates"]] == ["default", "interactivity"]
+    assert [c["name"] for c in result["candidates"]] == ["default", "stream-interval-8"]
     assert result["stopped"] == "start budget reached (2 starts)"
-    assert result["winner"] == "interactivity"
+    assert result["winner"] == "stream-interval-8"
 
 
 def test_the_time_budget_stops_before_a_start_that_would_overrun() -> None:
@@ -115,8 +127,8 @@ def test_a_second_run_resumes_and_a_changed_recipe_starts_over() -> None:
     first = tune(run_of(prober, MemoryStarter(), budget=Budget(starts=2)))
     again = MemoryStarter()
     second = tune(run_of(prober, again))
-    assert first["new_starts"] == 2 and second["new_starts"] == 2  # stream-interval-8 and max-seqs-64
-    assert len(again.started) == 2 and "--stream-interval" in again.started[0]
+    assert first["new_starts"] == 2 and second["new_starts"] == 2  # max-seqs-64 and interactivity
+    assert len(again.started) == 2 and "--max-num-seqs" in again.started[0]
     third = MemoryStarter()
     assert tune(run_of(prober, third))["new_starts"] == 0 and third.started == []
     changed = recipe(max_model_len=4096)
