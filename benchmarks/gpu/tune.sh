@@ -45,15 +45,15 @@ case "$phase" in
 prepare)
   $DC quantize /tmp/tune-fp8.yaml --no-progress 2>&1 | tail -5 ;;
 tune)
-  # Two GPUs: 8.5 min each, side by side. One GPU: 4 min each (the second call of this phase resumes).
-  minutes=$([ "$GPUS" -ge 2 ] && echo 8.5 || echo 4)
+  # Two GPUs: 7.5 min each, side by side. One GPU: 4 min each (the second call of this phase resumes).
+  minutes=$([ "$GPUS" -ge 2 ] && echo 7.5 || echo 4)
   run_tune() {  # run_tune GPU FORMAT
     on_gpu "$1" $DC --json tune "/tmp/tune-$2.yaml" --concurrency 16 --budget-starts 5 --budget-minutes "$minutes" \
       --no-progress --write-profile "$DIR/profile-$2.yaml" --machine "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)" \
       -o "$DIR/tune-$2.json" > "$DIR/tune-$2.stdout" 2> "$DIR/tune-$2.log"
   }
   if [ "$GPUS" -ge 2 ]; then
-    run_tune 0 fp8 & a=$!; run_tune 1 none & b=$!; wait $a; wait $b
+    run_tune 0 fp8 & a=$!; run_tune 1 none & b=$!; wait $a || tail -20 "$DIR/tune-fp8.log"; wait $b || tail -20 "$DIR/tune-none.log"
   else
     run_tune 0 fp8; run_tune 0 none
   fi
@@ -62,10 +62,13 @@ import json, sys
 from pathlib import Path
 from deployctl.capability.profiles import load_profiles
 from deployctl.tune.profile_row import write_profile
-for fmt in ("fp8", "none"):  # one writer: the two tunes wrote their own files
-    for row in load_profiles(Path(f"{sys.argv[1]}/profile-{fmt}.yaml")):
+for fmt in ("fp8", "none"):  # one writer: the two tunes wrote their own files (none when no winner)
+    written = Path(f"{sys.argv[1]}/profile-{fmt}.yaml")
+    for row in load_profiles(written) if written.is_file() else []:
         write_profile(Path(sys.argv[2]), row)
 for fmt in ("fp8", "none"):
+    if not Path(f"{sys.argv[1]}/tune-{fmt}.json").is_file():
+        print(fmt, "no result: see", f"{sys.argv[1]}/tune-{fmt}.log"); continue
     r = json.load(open(f"{sys.argv[1]}/tune-{fmt}.json"))
     print(fmt, r["winner"], r["options"], r["default_tok_s"], r["tuned_tok_s"], r["ratio"], r["stopped"])
 PY
