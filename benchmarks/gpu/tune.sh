@@ -76,7 +76,9 @@ PY
   ;;
 compare)
   # Defaults and the profile of each format, one engine after the other on the same GPU, same vLLM.
-  run_compare() {  # run_compare GPU FORMAT
+  run_compare() {  # run_compare GPU FORMAT (a format whose tune kept the defaults has no profile to compare)
+    python3 -c "import json,sys; sys.exit(0 if json.load(open('$DIR/tune-$2.json')).get('winner') else 1)" 2>/dev/null ||
+      { echo "$2: no profile (the tune kept the defaults)"; return 0; }
     DEPLOYCTL_PROFILES=$PROFILES on_gpu "$1" $DC --json tune "/tmp/tune-$2.yaml" --compare --concurrency 16 \
       --no-progress -o "$DIR/compare-$2.json" > /dev/null 2> "$DIR/compare-$2.log"
   }
@@ -88,7 +90,10 @@ compare)
   python3 - "$DIR" <<'PY'
 import json, sys
 rows = []
+import os
 for fmt in ("fp8", "none"):
+    if not os.path.isfile(f"{sys.argv[1]}/compare-{fmt}.json"):
+        continue
     r = json.load(open(f"{sys.argv[1]}/compare-{fmt}.json"))
     rows.append({
         "format": "bf16" if fmt == "none" else fmt, "profile": r["profile"], "options": r["options"],
