@@ -19,7 +19,7 @@ from deployctl import settings
 from deployctl.apply_result import ApplyResult
 from deployctl.capability.verdict import SwapChoice
 from deployctl.checkpoint import Checkpoint
-from deployctl.errors import StateError, unknown_deployment
+from deployctl.errors import DeployctlError, StateError, unknown_deployment
 from deployctl.execute import Reporter, Run, execute
 from deployctl.front.observe import desired_front, front_of, resolve_front
 from deployctl.launch_spec import LaunchSpec
@@ -31,6 +31,8 @@ from deployctl.recipe.model import Recipe
 from deployctl.state import DeploymentState, Revision, recipe_hash
 
 if TYPE_CHECKING:
+    from deployctl.capability.profiles import ProfileChoice
+    from deployctl.capability.verdict import Verdict
     from deployctl.quality.gate import SwapGate
 
 __all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "build_spec"]
@@ -38,8 +40,17 @@ __all__ = ["ApplyResult", "apply_recipe", "rollback", "recipe_hash", "judge", "b
 
 def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str], SwapChoice, Recipe]:
     """Refuse impossible recipes before any side effect; return the fallback warnings, the swap choice,
-    and the recipe to deploy (with the max_model_len chosen when it was unset and the context does not fit).
+    and the recipe to deploy (with the max_model_len chosen when it was unset and the context does not fit,
+    and the matching tuned profile's options where the recipe leaves them unset).
     The verdict is for the engine version that will run (preflight.verdict_for)."""
+    warnings, swap, recipe, _ = judge_with_profile(recipe, recipe_path=recipe_path)
+    return warnings, swap, recipe
+
+
+def judge_with_profile(
+    recipe: Recipe, *, recipe_path: Path | None = None
+) -> tuple[list[str], SwapChoice, Recipe, ProfileChoice | None]:
+    """`judge`, and the profile whose options the returned recipe carries (None: engine defaults)."""
     from deployctl.capability import raise_if_rejected
     from deployctl.capability.verdict import fitted_recipe
     from deployctl.errors import CapabilityRejected
@@ -67,6 +78,7 @@ def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str]
             f"using max_model_len {chosen}, the longest that fits (set engine.max_model_len to choose)"
         )
     recipe = fitted_recipe(recipe, verdict)
+    recipe, choice = _with_profile(recipe, verdict, recipe_path)
     if not recipe.serve.api_key_env:
         if recipe.serve.network:
             warnings.append(
@@ -79,7 +91,44 @@ def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str]
                 "can reach this machine can use it; set serve.api_key_env or serve.host: 127.0.0.1"
             )
     assert verdict.swap is not None
-    return warnings, verdict.swap, recipe
+    return warnings, verdict.swap, recipe, choice
+
+
+def _with_profile(
+    recipe: Recipe, verdict: Verdict, recipe_path: Path | None
+) -> tuple[Recipe, ProfileChoice | None]:
+    """The tuned profile (capability/profiles.py) for this GPU, engine version, formats and shape, merged."""
+    from deployctl.capability.profiles import (
+        ProfileKey,
+        choose_profile,
+        load_profiles,
+        merge_profile,
+        shape_class,
+    )
+    from deployctl.capability.shapes import resolve_shape
+
+    if recipe.engine.profile == "none":
+        return recipe, None
+    profiles = load_profiles()
+    if not profiles:
+        return recipe, None
+    key = ProfileKey(
+        gpu=verdict.gpu.name,
+        engine=recipe.engine.name.value,
+        engine_version=verdict.engine_version.version if verdict.engine_version else "",
+        format=recipe.quantization.format,
+        kv_cache=recipe.quantization.kv_cache,
+        shape_class=shape_class(resolve_shape(recipe.model)),
+    )
+    try:
+        profile = choose_profile(recipe, key, profiles)
+    except DeployctlError as exc:
+        exc.file = exc.file or recipe_path
+        raise
+    if profile is None:
+        return recipe, None
+    merged, choice = merge_profile(recipe, profile)
+    return carry_lines(merged, recipe), choice
 
 
 def swap_choice_of(recipe: Recipe) -> SwapChoice:
@@ -108,8 +157,11 @@ def build_spec(recipe: Recipe, checkpoint: Checkpoint) -> LaunchSpec:
     return build_launch_spec(recipe, checkpoint, placement)
 
 
-def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) -> ApplyResult:
-    """The plan from what exists on disk now: never quantizes, downloads or generates."""
+def plan_recipe(
+    recipe: Recipe, world: World, swap: SwapChoice | None = None, profile: ProfileChoice | None = None
+) -> ApplyResult:
+    """The plan from what exists on disk now: never quantizes, downloads or generates. `profile`: the
+    tuned profile already merged into `recipe` (judge_with_profile), named in the plan."""
     from deployctl.quantize.lookup import find_checkpoint, missing_reason, quantize_cost
 
     checkpoint = find_checkpoint(recipe)
@@ -130,9 +182,12 @@ def plan_recipe(recipe: Recipe, world: World, swap: SwapChoice | None = None) ->
         **desired_front(recipe, spec, world.previous),
     )
     plan = make_plan(desired, world.observed.model_copy(update={"checkpoint_cached": checkpoint is not None}))
+    if profile is not None:
+        plan = plan.model_copy(update={"notes": (profile.summary(),)})
     return ApplyResult(
-        deployment=recipe.name, plan=plan, spec=spec, checkpoint=checkpoint, calibration=placement
-    )
+        deployment=recipe.name, plan=plan, spec=spec, checkpoint=checkpoint, calibration=placement,
+        profile=profile,
+    )  # fmt: skip
 
 
 def _check_calibration_room(recipe: Recipe) -> None:
@@ -180,10 +235,12 @@ def apply_recipe(
 
     started = time.perf_counter()
     recipe = carry_lines(resolve_front(recipe), recipe)  # errors below still point at the recipe's lines
-    warnings, swap, recipe = judge(recipe, recipe_path=recipe_path)
+    warnings, swap, recipe, profile = judge_with_profile(recipe, recipe_path=recipe_path)
     for message in warnings:
         report(f"warning: {message}")
     report(_judged_for(recipe))
+    if profile is not None:
+        report(profile.summary())
     store, runtime = StateStore(), get_runtime(recipe.runtime)
     if not dry_run:
         front_of(recipe, None)  # a front's key must be set before anything is quantized or stopped
@@ -191,14 +248,14 @@ def apply_recipe(
         world = observe(recipe.name, runtime, store)
         # a plan during an apply must not call the apply's new, not yet recorded engine an orphan
         in_flight = world.observed.model_copy(update={"apply_in_flight": store.lock_holder(recipe.name)})
-        result = _located(recipe_path, plan_recipe, recipe, replace(world, observed=in_flight), swap)
+        result = _located(recipe_path, plan_recipe, recipe, replace(world, observed=in_flight), swap, profile)
         result.warnings = warnings + _checked(recipe, result.checkpoint, recipe_path, report)
         return result
     _located(recipe_path, _check_calibration_room, recipe)  # a refusal here leaves not even a lock file
     with store.lock(recipe.name):
         pause("locked")
         world = observe(recipe.name, runtime, store)
-        result = _located(recipe_path, plan_recipe, recipe, world, swap)
+        result = _located(recipe_path, plan_recipe, recipe, world, swap, profile)
         result.warnings, result.timings["plan"] = warnings, time.perf_counter() - started
         report(str(result.plan))
         if result.plan.needs_checkpoint:
@@ -259,7 +316,7 @@ def _make_checkpoint(
     tick = time.perf_counter()
     checkpoint = prepare_checkpoint(recipe, progress=True, on_step=report, placement=planned.calibration)
     timings = {**planned.timings, "checkpoint": time.perf_counter() - tick}
-    result = plan_recipe(recipe, world, swap)
+    result = plan_recipe(recipe, world, swap, planned.profile)
     if result.checkpoint is None or result.checkpoint.key != checkpoint.key:
         raise StateError(f"the checkpoint {checkpoint.key} just made cannot be found in the cache again")
     if result.plan.engine_operation.kind is not planned.plan.engine_operation.kind:

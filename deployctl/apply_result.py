@@ -12,6 +12,7 @@ from deployctl.smoke_report import SmokeReport
 
 if TYPE_CHECKING:
     from deployctl.capability.calibration_placement import CalibrationPlacement
+    from deployctl.capability.profiles import ProfileChoice
 
 
 @dataclass
@@ -29,3 +30,4 @@ class ApplyResult:
     warnings: list[str] = field(default_factory=list)
     changed: bool = True
     calibration: CalibrationPlacement | None = None  # where the quantize step calibrates (plan and apply)
+    profile: ProfileChoice | None = None  # the tuned profile whose options the spec carries

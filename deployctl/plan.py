@@ -116,6 +116,7 @@ class Plan(BaseModel):
 
     deployment: str
     operations: tuple[Operation, ...]
+    notes: tuple[str, ...] = ()  # what shaped the steps without being one (the tuned profile used)
 
     @property
     def has_changes(self) -> bool:
@@ -138,6 +139,7 @@ class Plan(BaseModel):
     def __str__(self) -> str:
         lines = [f"Plan for {self.deployment}:"]
         lines += [f"  {op}" for op in self.operations]
+        lines += [f"  {'note':<17} {note}" for note in self.notes]
         lines.append("  → changes to apply" if self.has_changes else "  → no changes")
         return "\n".join(lines)
 

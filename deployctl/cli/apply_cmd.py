@@ -24,6 +24,7 @@ def plan(recipe_file: Path = RecipeArg) -> None:
         "spec_hash": result.spec.spec_hash() if result.spec else None,
         "argv": list(result.spec.argv) if result.spec else None,
         "calibration": _dump(result.calibration),
+        "profile": result.profile.as_dict() if result.profile else None,
     }
     out.result(data, human=str(result.plan))
     raise typer.Exit(EXIT_PLAN_CHANGES if result.plan.has_changes else EXIT_OK)

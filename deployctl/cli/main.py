@@ -89,6 +89,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "operator_cmd",
         "Compare quantization formats of one recipe: size, quality, throughput and latency (table + PNG).",
     ),
+    "tune": LazyCommand(
+        "tune_cmd",
+        "Sweep engine options (bounded, resumable), check greedy outputs, bench batch 1 and --concurrency.",
+    ),
     "render": LazyCommand(
         "render_cmd",
         "Render a recipe for another orchestrator from the same LaunchSpec `deployctl apply` uses.",

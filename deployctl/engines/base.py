@@ -162,3 +162,6 @@ class Engine:
 
     name: str
     build_launch_spec: BuildLaunchSpec
+    # The recipe's tuning options (`recipe.model.TUNING_KEYS` beyond max_batch_size/max_num_tokens) this
+    # engine maps; one set on a recipe for an engine without it is refused (engines/registry.py).
+    tuning_keys: frozenset[str] = frozenset()

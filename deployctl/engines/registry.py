@@ -56,4 +56,21 @@ def get_engine(name: str) -> Engine:
 
 def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placement) -> LaunchSpec:
     """The one entry point from (recipe, checkpoint) to how the engine runs."""
-    return get_engine(recipe.engine.name).build_launch_spec(recipe, checkpoint, placement)
+    engine = get_engine(recipe.engine.name)
+    refuse_unknown_tuning(recipe, engine)
+    return engine.build_launch_spec(recipe, checkpoint, placement)
+
+
+def refuse_unknown_tuning(recipe: Recipe, engine: Engine) -> None:
+    """A tuning option the engine has no equivalent for is an error naming the field, never ignored."""
+    from deployctl.errors import RecipeError
+    from deployctl.recipe.model import TUNING_KEYS
+
+    for key in TUNING_KEYS[2:]:  # max_batch_size and max_num_tokens: every engine maps them
+        if getattr(recipe.engine, key) is not None and key not in engine.tuning_keys:
+            raise RecipeError(
+                f"engine.{key} is set, and {recipe.engine.name.value} has no equivalent option "
+                "(deployctl maps it for vllm)",
+                field=f"engine.{key}",
+                hint=f"remove engine.{key} (or pin engine.profile: none if a profile set it)",
+            )

@@ -11,11 +11,35 @@ Flags are checked by vLLM's own parser in tests/engines/test_vllm_parser.py (vll
 - `--load-format dummy` (recipe `model.weights: dummy`): engine/arg_utils.py ← config/load.py; "dummy" is a key
   of model_executor/model_loader/__init__.py `_LOAD_FORMAT_TO_MODEL_LOADER` → DummyModelLoader (random
   weights, nothing read from disk), the same in 0.24.0 and 0.33.0 (read from both wheels).
+- Tuning options (recipe `engine.*`, docs/tune.md), vLLM 0.24.0 (the H200 runs) and 0.33.0:
+  - `--async-scheduling` / `--no-async-scheduling`: engine/arg_utils.py:1449 ← config/scheduler.py:158
+    (`async_scheduling: bool | None`, a BooleanOptionalAction: get_kwargs, arg_utils.py:347). None is decided
+    in config/vllm.py:964-1004: enabled unless pooling model, non-EAGLE speculative decoding or an executor
+    without support: so on 0.24 a generative model already runs async by default.
+  - `--compilation-config '{"cudagraph_mode": ...}'`: engine/arg_utils.py:1518 ← config/compilation.py:588
+    (`CUDAGraphMode` NONE, PIECEWISE, FULL, FULL_DECODE_ONLY, FULL_AND_PIECEWISE); the default comes from the
+    optimization level: -O2 (the default, config/vllm.py:364) → FULL_AND_PIECEWISE (config/vllm.py:252).
+  - `--cudagraph-capture-sizes N ...`: engine/arg_utils.py:1462 ← config/compilation.py; default sizes
+    1, 2, 4, then every 8 up to min(2 × max_num_seqs, 512) (config/vllm.py:1635 `_set_cudagraph_sizes`).
+  - `--performance-mode {balanced,interactivity,throughput}`: engine/arg_utils.py:1535 ← config/vllm.py:370;
+    interactivity captures every size 1..32 (config/vllm.py:1715), throughput doubles the default
+    max_num_seqs and max_num_batched_tokens (engine/arg_utils.py:2601).
+  - `--stream-interval N`: engine/arg_utils.py:1452 ← config/scheduler.py:163 (tokens per streamed chunk:
+    "a larger value reduces host overhead"; the tokens are the same).
+  - `--linear-backend {cutlass,torch,triton}`: engine/arg_utils.py:1485 ← config/kernel.py `LinearBackend`
+    (`kernel_config.linear_backend`, "auto" by default); it filters the candidate kernels of quantized linear
+    layers (model_executor/kernels/linear/__init__.py `_LINEAR_BACKEND_KERNEL_MAP`). On CUDA, per-tensor
+    FP8 tries Marlin (only below sm89 or with VLLM_TEST_FORCE_FP8_MARLIN), FlashInfer (sm100+), CUTLASS, then
+    torch `_scaled_mm` (`_POSSIBLE_FP8_KERNELS`): CUTLASS is what an H200 runs by default; `torch` is cuBLASLt.
+  - `--enable-chunked-prefill` / `--no-enable-chunked-prefill`: engine/arg_utils.py:1423 ← config/scheduler.py.
+  - `--kv-cache-dtype fp8` for `engine.kv_cache_dtype` (checkpoint without KV scales: scale 1.0, numerics change).
 - API key: `VLLM_API_KEY` is read when `--api-key` is absent (entrypoints/serve/middleware/authenticate.py);
   deployctl passes it as environment so the key never appears in a command line or container label.
 """
 
 from __future__ import annotations
+
+import json
 
 from deployctl.checkpoint import Checkpoint
 from deployctl.engines.base import Engine, Placement, common_spec_fields, listen_host, listen_port
@@ -58,7 +82,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     quantization = QUANTIZATION_METHOD.get(checkpoint.format)
     if quantization:
         args += ["--quantization", quantization]
-    kv_dtype = KV_CACHE_DTYPE.get(checkpoint.kv_cache)
+    kv_dtype = KV_CACHE_DTYPE.get(checkpoint.kv_cache) or engine.kv_cache_dtype
     if kv_dtype:
         args += ["--kv-cache-dtype", kv_dtype]
     if recipe.gpu.count > 1:
@@ -84,6 +108,7 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     dtype = engine.dtype if engine.dtype != "auto" else ("bfloat16" if cpu else "auto")
     if dtype != "auto":
         args += ["--dtype", dtype]
+    args += tuning_args(recipe)
     args += list(engine.extra_args)
 
     env = dict(engine.env)
@@ -139,4 +164,31 @@ def build_launch_spec(recipe: Recipe, checkpoint: Checkpoint, placement: Placeme
     )
 
 
-ENGINE = Engine(name=ENGINE_NAME, build_launch_spec=build_launch_spec)
+def tuning_args(recipe: Recipe) -> list[str]:
+    """The flags of the tuning options the recipe sets (sources in the module docstring); none when unset."""
+    engine, args = recipe.engine, []
+    if engine.async_scheduling is not None:
+        args.append("--async-scheduling" if engine.async_scheduling else "--no-async-scheduling")
+    if engine.cuda_graph_mode is not None:
+        args += ["--compilation-config", json.dumps({"cudagraph_mode": engine.cuda_graph_mode})]
+    if engine.cuda_graph_sizes is not None:
+        args += ["--cudagraph-capture-sizes", *map(str, sorted(set(engine.cuda_graph_sizes)))]
+    if engine.performance_mode is not None:
+        args += ["--performance-mode", engine.performance_mode]
+    if engine.stream_interval is not None:
+        args += ["--stream-interval", str(engine.stream_interval)]
+    if engine.linear_backend is not None:
+        args += ["--linear-backend", engine.linear_backend]
+    if engine.chunked_prefill is not None:
+        args.append("--enable-chunked-prefill" if engine.chunked_prefill else "--no-enable-chunked-prefill")
+    return args
+
+
+ENGINE = Engine(
+    name=ENGINE_NAME,
+    build_launch_spec=build_launch_spec,
+    tuning_keys=frozenset(
+        {"async_scheduling", "cuda_graph_mode", "cuda_graph_sizes", "performance_mode", "stream_interval"}
+        | {"linear_backend", "chunked_prefill", "kv_cache_dtype"}
+    ),
+)

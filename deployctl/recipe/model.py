@@ -269,6 +269,25 @@ class QuantizationSpec(StrictModel):
         return value
 
 
+# vLLM config/compilation.py CUDAGraphMode (0.24.0): the names `compilation_config.cudagraph_mode` takes.
+CudaGraphMode = Literal["NONE", "PIECEWISE", "FULL", "FULL_DECODE_ONLY", "FULL_AND_PIECEWISE"]
+
+# Engine options that move speed or capacity, not what the model computes (kv_cache_dtype excepted:
+# docs/tune.md). `deployctl tune` sweeps them; profiles set them; None = the engine's default.
+TUNING_KEYS = (
+    "max_batch_size",
+    "max_num_tokens",
+    "async_scheduling",
+    "cuda_graph_mode",
+    "cuda_graph_sizes",
+    "performance_mode",
+    "stream_interval",
+    "linear_backend",
+    "chunked_prefill",
+    "kv_cache_dtype",
+)
+
+
 class EngineSpec(StrictModel):
     """Engine options that deployctl knows how to translate; `extra_args` passes the rest through."""
 
@@ -296,11 +315,73 @@ class EngineSpec(StrictModel):
         description="trtllm: allow TensorRT-LLM's usage telemetry. Off by default: deployctl sets "
         "TRTLLM_NO_USAGE_STATS=1 and, on trtllm-serve versions that document it, passes --no-telemetry",
     )
+    # Tuning options (docs/tune.md): None = the engine's own default. `deployctl tune` sweeps them and a
+    # matching profile (deployctl/data/profiles.yaml) fills the ones a recipe leaves unset.
+    async_scheduling: bool | None = Field(
+        None,
+        description="vLLM --async-scheduling / --no-async-scheduling (None: vLLM decides; 0.24 enables it)",
+    )
+    cuda_graph_mode: CudaGraphMode | None = Field(
+        None,
+        description="vLLM compilation_config.cudagraph_mode (None: vLLM's default, FULL_AND_PIECEWISE at -O2)",
+    )
+    cuda_graph_sizes: tuple[int, ...] | None = Field(
+        None, description="vLLM --cudagraph-capture-sizes: the batch sizes CUDA graphs are captured for"
+    )
+    performance_mode: Literal["balanced", "interactivity", "throughput"] | None = Field(
+        None, description="vLLM --performance-mode (interactivity: capture sizes 1..32 one by one)"
+    )
+    stream_interval: int | None = Field(
+        None, ge=1, le=1024, description="vLLM --stream-interval: tokens buffered per streamed chunk"
+    )
+    chunked_prefill: bool | None = Field(
+        None, description="vLLM --enable-chunked-prefill / --no-enable-chunked-prefill"
+    )
+    linear_backend: Literal["cutlass", "torch", "triton"] | None = Field(
+        None,
+        description="vLLM --linear-backend: the GEMM kernels of quantized linear layers (None: vLLM picks; "
+        "CUTLASS for per-tensor FP8 on Hopper)",
+    )
+    kv_cache_dtype: Literal["fp8"] | None = Field(
+        None,
+        description="vLLM --kv-cache-dtype for a checkpoint without a quantized KV cache (quantization.kv_cache: "
+        "none). fp8 without calibrated scales changes the numerics (scale 1.0)",
+    )
+    profile: str = Field(
+        "auto",
+        pattern=r"^[a-z0-9][a-z0-9_.\-]{0,80}$",
+        description="auto: the measured profile (deployctl/data/profiles.yaml) matching GPU, engine version, "
+        "format, KV format and model shape fills every tuning option the recipe leaves unset; none: engine "
+        "defaults; or a profile id",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("cuda_graph_sizes")
+    @classmethod
+    def _capture_sizes(cls, sizes: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if sizes is not None and (not sizes or min(sizes) < 1 or max(sizes) > 1 << 16):
+            raise ValueError("engine.cuda_graph_sizes takes batch sizes from 1 to 65536, at least one")
+        return sizes
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_tuning(self, handler: Any) -> Any:
+        """Tuning keys appear in the recipe's data only when set: recipes written before them keep their hash."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in TUNING_KEYS[2:]:  # max_batch_size and max_num_tokens were always written
+                if data.get(key) is None:
+                    data.pop(key, None)
+            if data.get("profile") == "auto":
+                data.pop("profile", None)
+        return data
+
+    def tuning(self) -> dict[str, Any]:
+        """The tuning options this spec sets (`TUNING_KEYS` that are not None)."""
+        return {key: getattr(self, key) for key in TUNING_KEYS if getattr(self, key) is not None}
 
     @field_validator("image")
     @classmethod
@@ -487,6 +568,15 @@ class Recipe(StrictModel):
     serve: ServeSpec = ServeSpec()
     smoke: SmokeSpec = SmokeSpec()
     quality: TaskQualitySpec = TaskQualitySpec()
+
+    @model_validator(mode="after")
+    def _kv_dtype_from_one_place(self) -> Recipe:
+        if self.engine.kv_cache_dtype is not None and self.quantization.kv_cache is not KvCacheFormat.NONE:
+            raise ValueError(
+                f"engine.kv_cache_dtype is for a checkpoint without a quantized KV cache; this recipe's "
+                f"quantization.kv_cache: {self.quantization.kv_cache.value} sets it already: remove one"
+            )
+        return self
 
     @property
     def served_name(self) -> str:

@@ -51,6 +51,9 @@ for name, argv in json.load(sys.stdin).items():
         "load_format": ns.load_format,
         "served_model_name": ns.served_model_name,
         "port": ns.port,
+        "tuning": {k: str(getattr(ns, k, None)) for k in ("performance_mode", "stream_interval", "max_num_seqs",
+                   "async_scheduling", "enable_chunked_prefill", "cudagraph_capture_sizes", "compilation_config",
+                   "linear_backend")},
     }
 print(json.dumps(results))
 """
@@ -95,6 +98,30 @@ def vllm_argv_of_every_recipe() -> dict[str, list[str]]:
         argvs[f"every option, {fmt} weights, {kv} KV"] = list(
             build_launch_spec(recipe, checkpoint, placement).args
         )
+    argvs.update(tuning_candidate_argvs())
+    return argvs
+
+
+def tuning_candidate_argvs() -> dict[str, list[str]]:
+    """Every `deployctl tune` candidate of the default vLLM space (numerics-changing included), and every
+    other tuning option, as deployctl emits them: vLLM's parser must take each (flags cited in engines/vllm.py)."""
+    from deployctl.tune.space import vllm_space
+
+    base = {"name": "tune", "model": "Qwen/Qwen3-8B", "gpu": "H200", "engine": {"name": "vllm"}}
+    option_sets = [
+        dict(c.options) for c in vllm_space(parse_recipe_dict(base), 16, allow_numerics_change=True)
+    ]
+    option_sets += [
+        {"async_scheduling": False, "chunked_prefill": False, "cuda_graph_mode": "FULL_DECODE_ONLY"},
+        {"async_scheduling": True, "chunked_prefill": True, "cuda_graph_sizes": [1, 2, 3, 4, 8, 16]},
+        {"linear_backend": "torch"},  # the fp8 space's first candidate
+    ]
+    argvs = {}
+    checkpoint = Checkpoint(path=Path("/models/ckpt"), key="k")
+    placement = Placement.for_runtime(RuntimeKind.DOCKER, checkpoint, config_dir="/tmp")
+    for options in option_sets:
+        recipe = parse_recipe_dict({**base, "engine": {"name": "vllm", **options}})
+        argvs[f"tune candidate {options}"] = list(build_launch_spec(recipe, checkpoint, placement).args)
     return argvs
 
 
@@ -127,6 +154,12 @@ def test_vllm_parses_every_command_line_deployctl_emits(vllm_python: str) -> Non
     assert every["served_model_name"] == ["qwen"]
     assert results["llama3.1-70b-h200x2-dummy.yaml"]["load_format"] == "dummy"
     assert every["load_format"] == "auto"
+    tuned = results["tune candidate {'performance_mode': 'interactivity'}"]["tuning"]
+    assert tuned["performance_mode"] == "interactivity"
+    off = results[next(n for n in results if "FULL_DECODE_ONLY" in n)]["tuning"]
+    assert (off["async_scheduling"], off["enable_chunked_prefill"]) == ("False", "False")
+    assert "FULL_DECODE_ONLY" in off["compilation_config"]
+    assert results["tune candidate {'linear_backend': 'torch'}"]["tuning"]["linear_backend"] == "torch"
 
 
 @pytest.mark.integration

