@@ -42,7 +42,8 @@ def judge(recipe: Recipe, *, recipe_path: Path | None = None) -> tuple[list[str]
     """Refuse impossible recipes before any side effect; return the fallback warnings, the swap choice,
     and the recipe to deploy (with the max_model_len chosen when it was unset and the context does not fit,
     and the matching tuned profile's options where the recipe leaves them unset).
-    The verdict is for the engine version that will run (preflight.verdict_for)."""
+    The local files and the verdict (for the engine version that will run) come from
+    preflight.judge_preflight."""
     warnings, swap, recipe, _ = judge_with_profile(recipe, recipe_path=recipe_path)
     return warnings, swap, recipe
 
@@ -54,8 +55,7 @@ def judge_with_profile(
     from deployctl.capability import raise_if_rejected
     from deployctl.capability.verdict import fitted_recipe
     from deployctl.errors import CapabilityRejected
-    from deployctl.preflight import verdict_for
-    from deployctl.recipe.files import check_local_files
+    from deployctl.preflight import judge_preflight
     from deployctl.recipe.lines import recipe_line
 
     if recipe.gpu.nodes > 1:
@@ -66,8 +66,7 @@ def judge_with_profile(
             field="gpu.nodes",
             hint="render it for Kubernetes: deployctl render --target lws (vLLM) or --target dynamo RECIPE",
         )
-    check_local_files(recipe, file=recipe_path)
-    verdict = verdict_for(recipe, recipe_path=recipe_path)  # judged for the engine version that will run
+    verdict = judge_preflight(recipe, recipe_path=recipe_path)  # local files, then the version that will run
     raise_if_rejected(verdict, recipe, file=recipe_path)
     version_warning = verdict.engine_version.warning if verdict.engine_version else None
     warnings = [version_warning] if version_warning else []

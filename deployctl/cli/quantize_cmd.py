@@ -49,11 +49,9 @@ def _judge(recipe: Any, recipe_file: Path) -> None:
     """Refuse a recipe the capability table rejects (for the engine version that will run) before
     spending minutes on calibration."""
     from deployctl.capability import raise_if_rejected
-    from deployctl.preflight import judged_for, verdict_for
-    from deployctl.recipe.files import check_local_files
+    from deployctl.preflight import judge_preflight, judged_for
 
-    check_local_files(recipe, file=recipe_file)
-    verdict = verdict_for(recipe, recipe_path=recipe_file)
+    verdict = judge_preflight(recipe, recipe_path=recipe_file)
     out.info(judged_for(verdict))
     raise_if_rejected(verdict, recipe, file=recipe_file)
 

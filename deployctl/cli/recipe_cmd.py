@@ -16,13 +16,11 @@ def validate(recipe_file: Path = RecipeArg) -> None:
     The verdict is for the engine version that will run (printed); a checkpoint already on disk is checked.
     """
     from deployctl.capability import raise_if_rejected
-    from deployctl.preflight import judged_for, verdict_for
-    from deployctl.recipe.files import check_local_files
+    from deployctl.preflight import judge_preflight, judged_for
     from deployctl.recipe.load import load_recipe
 
     recipe = load_recipe(recipe_file)
-    check_local_files(recipe, file=recipe_file)
-    verdict = verdict_for(recipe, recipe_path=recipe_file)
+    verdict = judge_preflight(recipe, recipe_path=recipe_file)
     version = verdict.engine_version
     out.info(judged_for(verdict))
     if version is not None and version.warning:

@@ -1,7 +1,8 @@
 """Local files a recipe names, checked before anything is downloaded, quantized or started.
 
-`validate`, `plan`, `apply` and `quantize` call `check_local_files`: a missing calibration file used to
-surface only after the model download, and a wrong `model.path` only when the engine failed to start.
+`validate`, `plan`, `apply` and `quantize` reach `check_local_files` through `preflight.judge_preflight`: a
+missing calibration file used to surface only after the model download, and a wrong `model.path` only
+when the engine failed to start.
 """
 
 from __future__ import annotations

@@ -9,18 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-GOOD = """\
-name: demo
-model: Qwen/Qwen3-0.6B
-gpu: "H100 SXM"
-quantization: fp8
-engine: vllm
-"""
-HF = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz012345"
-SK = "sk-" + "proj0123456789abcdefghijklmnop"
-NVAPI = "nvapi-" + "0123456789abcdefghijKLMNOP"
-GHP = "ghp_" + "0123456789abcdefghijklmnopqrstuvwxyzAB"
-SECRETS = (HF, SK, NVAPI, GHP, "s3cr3t-value-123")
+from tests.recipe_samples import GHP, GOOD, HF, NVAPI, SK
 
 
 def engine(lines: str, name: str = "vllm", base: str = GOOD) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run_cli
-from tests.hostile.corpus import CASES, GOOD, SECRETS, Case
+from tests.hostile.corpus import CASES, Case
+from tests.recipe_samples import GOOD, SECRETS
 
 
 def snapshot(home: Path) -> list[tuple[str, int]]:

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.cli_helpers import run_cli
-from tests.hostile.corpus import HF, SK, billion_laughs
+from tests.hostile.corpus import billion_laughs
+from tests.recipe_samples import HF, SK
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))

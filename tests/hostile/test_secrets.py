@@ -12,8 +12,8 @@ import pytest
 from deployctl.runtimes.environment import redact
 from deployctl.runtimes.process import ProcessRuntime
 from tests.cli_helpers import run_cli
-from tests.hostile.corpus import HF, SK
 from tests.launch_helpers import fake_spec, free_port
+from tests.recipe_samples import HF, SK
 
 PLAIN_KEY = "plainkey0123456789"  # no token shape: only its announcement gives it away
 

@@ -55,6 +55,33 @@ prune_old() {
     done
 }
 
+# cached_venv NAME WHAT BUILD KEY...: print the path of the venv $CI_CACHE/NAME-HASH, building it first
+# when it is missing or was left half-built: a fresh venv from $HOST_PYTHON, then `BUILD VENV PIP...`
+# (PIP: the venv's pip command; BUILD's stdout goes to stderr, since stdout carries the path), then
+# VENV/freeze.txt and the .complete marker, and superseded NAME-* entries are pruned. HASH is over the
+# calling script (less comments: BUILD and its pins live there), this function, the KEY strings and
+# the host Python's version, so that a change to any of them builds a new venv. WHAT is for the log.
+cached_venv() {
+    local name=$1 what=$2 build=$3 py_version hash venv
+    shift 3
+    py_version=$("$HOST_PYTHON" -c 'import sys; print(sys.version)')
+    hash=$(input_hash "${BASH_SOURCE[1]}" -- "$(declare -f cached_venv)" "$@" "$py_version")
+    venv="$CI_CACHE/$name-$hash"
+    if [[ ! -f $venv/.complete ]]; then
+        mkdir -p "$CI_CACHE"
+        log "building $what: $venv"
+        rm -rf "$venv"
+        "$HOST_PYTHON" -m venv "$venv"
+        local pip=("$venv/bin/python" -m pip --no-input --disable-pip-version-check)
+        "$build" "$venv" "${pip[@]}" >&2
+        "${pip[@]}" freeze >"$venv/freeze.txt"
+        touch "$venv/.complete"
+        prune_old "$CI_CACHE" "$name-" "$name-$hash"
+    fi
+    touch -c "$venv"  # in use: prune_old keeps entries used in the last hours
+    echo "$venv"
+}
+
 # floor_mtimes DIR: round every file time under DIR down to a whole second. Podman's COPY rounds
 # times to the nearest second, which makes half the .pyc files stale (their header holds the source
 # time truncated to seconds); flooring keeps them valid both here and in the image.

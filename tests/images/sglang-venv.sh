@@ -14,7 +14,7 @@
 # - the rest are plain imports of `sglang/__init__.py`, `sglang/srt/utils/common.py` and the
 #   `sglang/srt/arg_groups/` modules: numpy orjson psutil pybase64 requests packaging pillow starlette
 #   msgspec pydantic pyzmq tqdm IPython aiohttp.
-# Cached in $DEPLOYCTL_CI_CACHE by a hash of this script, the versions and the Python.
+# Cached in $DEPLOYCTL_CI_CACHE by a hash of this script, the versions and the Python (cached_venv, lib.sh).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,27 +27,20 @@ PARSER_DEPS=(
     "pyzmq==27.3.0" "tqdm==4.70.1" "ipython==9.18.1" "aiohttp==3.14.5"
 )
 
-py_version=$("$HOST_PYTHON" -c 'import sys; print(sys.version)')
-hash=$(input_hash "${BASH_SOURCE[0]}" -- "$SGLANG_VERSION" "$TORCH_VERSION" "$py_version")
-venv="$CI_CACHE/sglang-venv-$hash"
-
-if [[ ! -f $venv/.complete ]]; then
-    mkdir -p "$CI_CACHE"
-    log "building the SGLang parser venv $venv (sglang $SGLANG_VERSION --no-deps, ~3 min)"
-    rm -rf "$venv"
-    "$HOST_PYTHON" -m venv "$venv"
-    pip=("$venv/bin/python" -m pip --no-input --disable-pip-version-check)
-    quiet_pip "${pip[@]}" install --quiet --progress-bar off "torch==$TORCH_VERSION" "${PARSER_DEPS[@]}" >&2
-    quiet_pip "${pip[@]}" install --quiet --progress-bar off --no-deps "sglang==$SGLANG_VERSION" >&2
-    "$venv/bin/python" - <<'EOF' >&2
+# build_sglang_venv VENV PIP...: what cached_venv runs in a fresh venv.
+build_sglang_venv() {
+    local venv=$1
+    shift
+    quiet_pip "$@" install --quiet --progress-bar off "torch==$TORCH_VERSION" "${PARSER_DEPS[@]}"
+    quiet_pip "$@" install --quiet --progress-bar off --no-deps "sglang==$SGLANG_VERSION"
+    "$venv/bin/python" - <<'PY'
 import argparse, importlib.metadata as md
 from sglang.srt.server_args import ServerArgs  # fails the build here rather than in a test
 parser = argparse.ArgumentParser()
 ServerArgs.add_cli_args(parser)
 print("sglang", md.version("sglang"), "parser options", len(parser._actions))
-EOF
-    "${pip[@]}" freeze >"$venv/freeze.txt"
-    touch "$venv/.complete"
-    prune_old "$CI_CACHE" sglang-venv- "sglang-venv-$hash"
-fi
-echo "$venv"
+PY
+}
+
+cached_venv sglang-venv "the SGLang parser venv (sglang $SGLANG_VERSION --no-deps, ~3 min)" build_sglang_venv \
+    "$SGLANG_VERSION" "$TORCH_VERSION"

@@ -7,17 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run_cli
-
-GOOD = """\
-name: demo
-model: Qwen/Qwen3-0.6B
-gpu: "H100 SXM"
-quantization: fp8
-engine: vllm
-"""
-
-HF_SECRET = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz012345"
-OPENAI_SECRET = "sk-" + "proj0123456789abcdefghijklmnop"
+from tests.recipe_samples import GOOD, HF, SK
 
 # (id, file content, expected exit code, words the message must contain)
 CASES = [
@@ -121,19 +111,19 @@ CASES = [
     ),
     (
         "an HF token pasted as the API key variable",
-        GOOD + f"serve:\n  api_key_env: {HF_SECRET}\n",
+        GOOD + f"serve:\n  api_key_env: {HF}\n",
         2,
         ["NAME of an environment variable"],
     ),
     (
         "an OpenAI key pasted as the API key variable",
-        GOOD + f"serve:\n  api_key_env: {OPENAI_SECRET}\n",
+        GOOD + f"serve:\n  api_key_env: {SK}\n",
         2,
         ["NAME of an environment variable"],
     ),
     (
         "a secret in the engine environment",
-        GOOD.replace("engine: vllm", f"engine:\n  name: vllm\n  env:\n    HF_TOKEN: {HF_SECRET}"),
+        GOOD.replace("engine: vllm", f"engine:\n  name: vllm\n  env:\n    HF_TOKEN: {HF}"),
         2,
         ["looks like a secret", "api_key_env"],
     ),
@@ -221,7 +211,7 @@ def test_bad_recipe_is_refused_clearly(
     assert str(recipe) in result.stderr, "the message names the recipe file"
     for word in words:
         assert word in result.stderr, f"{word!r} missing from:\n{result.stderr}"
-    assert HF_SECRET not in result.output and OPENAI_SECRET not in result.output
+    assert HF not in result.output and SK not in result.output
     after = sorted(home.rglob("*")) if home.exists() else []
     assert after == before, "a rejected recipe has no side effects"
 
