@@ -3,15 +3,21 @@
 Thin: parse → `tune.loop.tune` (or `compare_profile`) over the live Starter/Prober → render, write.
 """
 
+from __future__ import annotations
+
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from deployctl.atomic import atomic_write_text
 from deployctl.cli.output import out
 from deployctl.errors import UsageError
+
+if TYPE_CHECKING:  # the CLI starts fast: these load inside the command
+    from deployctl.capability.profiles import ProfileKey
+    from deployctl.recipe.model import Recipe
 
 
 def tune(
@@ -96,12 +102,12 @@ def _pair(text: str) -> tuple[str, Any]:
     return key.strip(), yaml.safe_load(value)
 
 
-def _profile_key(recipe):  # type: ignore[no-untyped-def]
+def _profile_key(recipe: Recipe) -> ProfileKey:
     from deployctl.capability.profiles import ProfileKey, shape_class
     from deployctl.capability.shapes import resolve_shape
-    from deployctl.preflight import verdict_for
+    from deployctl.preflight import judge_preflight
 
-    verdict = verdict_for(recipe)
+    verdict = judge_preflight(recipe)
     return ProfileKey(
         gpu=verdict.gpu.name,
         engine=recipe.engine.name.value,
@@ -112,7 +118,7 @@ def _profile_key(recipe):  # type: ignore[no-untyped-def]
     )
 
 
-def _matching_profile(recipe, key) -> tuple[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
+def _matching_profile(recipe: Recipe, key: ProfileKey) -> tuple[str, dict[str, Any]]:
     from deployctl.capability.profiles import choose_profile, load_profiles
 
     wanted = (
