@@ -22,7 +22,9 @@ if TYPE_CHECKING:  # the CLI starts fast: these load inside the command
 
 def tune(
     recipe_file: Annotated[Path, typer.Argument(help="Recipe YAML file.", show_default=False)],
-    budget_starts: Annotated[int, typer.Option(help="Most engine starts in this invocation.")] = 5,
+    budget_starts: Annotated[
+        int, typer.Option(help="Most engine starts in this invocation (2 of them confirm the winner).")
+    ] = 7,
     budget_minutes: Annotated[
         float,
         typer.Option(help="No new start after this many minutes (nor one the last start would overrun)."),
@@ -166,6 +168,12 @@ def _summary(result: dict[str, Any]) -> str:
         + (f" ({ratio:.2f}×)" if isinstance(ratio, float) else "")
         + (f"; {result['stopped']}" if result.get("stopped") else "")
     )
+    if result.get("search_winner") and not result.get("confirmed"):
+        lines.append(
+            f"not kept: {result['search_winner']} was faster in the search"
+            + (f" ({result['search_ratio']:.3f}×)" if isinstance(result.get("search_ratio"), float) else "")
+            + " but not when measured again beside the defaults (or no budget was left to measure it again)"
+        )
     return "\n".join(lines)
 
 

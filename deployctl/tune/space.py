@@ -156,3 +156,10 @@ def best(
         and beats(_as_matching(done[c.name], c, allow_numerics_change), reference)
     ]
     return max(fitting, key=lambda c: done[c.name].decode_tok_s or 0.0, default=None)
+
+
+def confirms(
+    repeat: Outcome, reference: Outcome, candidate: Candidate, *, allow_numerics_change: bool = False
+) -> bool:
+    """The winner's second measurement beats the defaults' second one by the search's own rule."""
+    return beats(_as_matching(repeat, candidate, allow_numerics_change), reference)
