@@ -75,6 +75,8 @@ PY
   cp "$PROFILES" "$DIR/profiles.yaml"
   ;;
 compare)
+  # Each device call brings a fresh copy of the repo: the profiles the tune phase merged are in $DIR.
+  [ -f "$DIR/profiles.yaml" ] && PROFILES=$DIR/profiles.yaml
   # Defaults and the profile of each format, one engine after the other on the same GPU, same vLLM.
   run_compare() {  # run_compare GPU FORMAT (a format whose tune kept the defaults has no profile to compare)
     python3 -c "import json,sys; sys.exit(0 if json.load(open('$DIR/tune-$2.json')).get('winner') else 1)" 2>/dev/null ||
