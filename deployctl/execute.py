@@ -23,97 +23,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from deployctl import settings
-from deployctl.apply_result import ApplyResult
-from deployctl.errors import DeployctlError, UsageError
-from deployctl.front.cutover import Front, serve_from
-from deployctl.front.steps import blue_green_through_front, front_steps, hold_front, serve_through_front
+from deployctl.errors import DeployctlError
+from deployctl.front.cutover import serve_from
+from deployctl.front_steps import blue_green_through_front, front_steps, hold_front, serve_through_front
 from deployctl.instance import Handle, instance_name
 from deployctl.launch_spec import LaunchSpec
-from deployctl.observe import World
 from deployctl.pause import pause
 from deployctl.plan import OperationKind
 from deployctl.recipe.model import Recipe, RuntimeKind
-from deployctl.runtimes.base import DEFAULT_STOP_TIMEOUT_S, NetworkRuntime, Runtime
-from deployctl.smoke_report import SmokeReport
-from deployctl.state import DeploymentState, StateStore, recipe_hash
-
-Reporter = Callable[[str], None]
-
-
-class WaitHealthy(Protocol):
-    """Block until `handle` answers `spec`'s health and models paths; raise `EngineStartFailed` if not."""
-
-    def __call__(
-        self, runtime: Runtime, handle: Handle, spec: LaunchSpec, *, deadline_s: float
-    ) -> object: ...
-
-
-class SmokeTest(Protocol):
-    """Run the recipe's smoke test against `endpoint`; raise `SmokeTestFailed` on the first failed check."""
-
-    def __call__(self, recipe: Recipe, endpoint: str, model: str | None) -> SmokeReport: ...
-
-
-def wait_until_healthy(runtime: Runtime, handle: Handle, spec: LaunchSpec, *, deadline_s: float) -> object:
-    from deployctl.serve.health import wait_until_healthy as wait
-
-    return wait(runtime, handle, spec, deadline_s=deadline_s)
-
-
-def smoke_recipe(recipe: Recipe, endpoint: str, model: str | None) -> SmokeReport:
-    from deployctl.serve.smoke import smoke_recipe as smoke
-
-    return smoke(recipe, endpoint, model=model)
-
-
-class CandidateCheck(Protocol):
-    """A check of the new engine between its smoke test and the cutover (quality.gate.SwapGate).
-
-    `prepare` runs first, while the old engine still serves (its endpoint, or None when it does not
-    run); `verify` raises a DeployctlError to refuse the new engine, which is then discarded and the
-    old one kept (blue-green) or restored (replace), exactly as after a failed smoke test.
-    """
-
-    def prepare(self, serving_endpoint: str | None) -> None: ...
-
-    def verify(self, candidate_endpoint: str) -> None: ...
-
-
-@dataclass
-class Run:
-    """One execution of a plan: inputs, the seams, and the result being filled in."""
-
-    recipe: Recipe
-    recipe_path: Path | None
-    world: World
-    store: StateStore
-    result: ApplyResult
-    report: Reporter
-    wait_healthy: WaitHealthy = field(default=wait_until_healthy)
-    smoke: SmokeTest = field(default=smoke_recipe)
-    front: Front | None = None  # the front that owns the public port (docs/front.md), when the recipe has one
-    check: CandidateCheck | None = None  # the task gate (quality.gate.SwapGate), when the swap has one
-
-    @property
-    def spec(self) -> LaunchSpec:
-        assert self.result.spec is not None
-        return self.result.spec
-
-    @property
-    def runtime(self) -> Runtime:
-        return self.world.runtime
-
-    def network_runtime(self) -> NetworkRuntime:
-        """The runtime, for moving a network name; only specs with `service_network` ask for it."""
-        runtime = self.world.runtime
-        if not isinstance(runtime, NetworkRuntime):  # the judge allows serve.network with docker only
-            raise UsageError(f"the {runtime.kind.value} runtime cannot put an engine on a container network")
-        return runtime
+from deployctl.run_context import CandidateCheck, Reporter, Run, SmokeTest, WaitHealthy
+from deployctl.runtimes.base import DEFAULT_STOP_TIMEOUT_S, Runtime
+from deployctl.state import DeploymentState, recipe_hash
 
 
 def execute(run: Run) -> None:
@@ -142,7 +65,13 @@ def execute(run: Run) -> None:
         runtime.stop(recorded, timeout=DEFAULT_STOP_TIMEOUT_S)  # a no-op when it is stopped already
         _serve_verified(run, lambda: runtime.start(recorded), discard_on_failure=False)
     elif op.kind is OperationKind.BLUE_GREEN and run.front:
-        blue_green_through_front(run, recorded)
+        blue_green_through_front(
+            run,
+            recorded,
+            start_new=lambda: _verified(run, lambda: _launch(run), discard_on_failure=True),
+            record_new=lambda new: record(run, new),
+            discard=lambda new: _discard(runtime, new, run.report),
+        )
     elif op.kind is OperationKind.BLUE_GREEN:
         _blue_green(run, recorded)
     else:

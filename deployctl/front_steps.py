@@ -12,14 +12,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from deployctl.front.cutover import serve_from, upstream, warm_page_cache
 from deployctl.plan import OperationKind, Plan
 
 if TYPE_CHECKING:
-    from deployctl.execute import Run
     from deployctl.instance import Handle
+    from deployctl.run_context import Run
 
 
 def front_steps(run: Run, plan: Plan, recorded: Handle | None) -> None:
@@ -60,24 +61,31 @@ def hold_front(run: Run) -> float:
     return held_at
 
 
-def blue_green_through_front(run: Run, old: Handle) -> None:
-    """The new engine starts beside the old one; the front switches only once it passed its smoke test."""
-    from deployctl import execute as executor
+def blue_green_through_front(
+    run: Run,
+    old: Handle,
+    *,
+    start_new: Callable[[], Handle],
+    record_new: Callable[[Handle], None],
+    discard: Callable[[Handle], None],
+) -> None:
+    """The new engine starts beside the old one; the front switches only once it passed its smoke test.
+    The executor passes its own steps: start (health, smoke, check), record in state, discard."""
     from deployctl.pause import pause
 
     front, runtime = run.front, run.world.runtime
     assert front is not None
     serve_from(front, old)  # a front that is down or routes elsewhere serves the old engine first
     run.report(f"starting the new engine beside {old.name}, which keeps serving {front.spec.public_url}")
-    new = executor._verified(run, lambda: executor._launch(run), discard_on_failure=True)
+    new = start_new()
     tick = time.perf_counter()
     try:
         front.adapter.switch(*upstream(new))
         pause("switched")
-        executor.record(run, new)
+        record_new(new)
     except BaseException:
         front.adapter.route(*upstream(old), drain_timeout_s=front.drain_timeout_s)
-        executor._discard(runtime, new, run.report)
+        discard(new)
         raise
     run.result.timings["cutover"] = time.perf_counter() - tick
     run.result.downtime_s = 0.0
