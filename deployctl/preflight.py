@@ -2,7 +2,7 @@
 will run, and the checkpoint check before that engine loads anything.
 
 `validate`, `plan`, `apply` and `quantize` call these; the pieces live elsewhere: the file checks in
-`recipe/files.py`, the version from the runtime adapter (`runtimes/engine_version.py`), the rows from
+`local_files.py`, the version from the runtime adapter (`runtimes/engine_version.py`), the rows from
 the capability table, the checkpoint findings from `checkpoint_check.py`.
 """
 
@@ -30,7 +30,7 @@ def judge_preflight(recipe: Recipe, *, recipe_path: Path | None = None) -> Verdi
     verdict on the recipe's GPU (auto resolved) for the engine version that will run. The caller decides
     what to do with a rejecting verdict (`raise_if_rejected`), after printing what it prints."""
     from deployctl.capability import judge_recipe, resolve_gpu
-    from deployctl.recipe.files import check_local_files
+    from deployctl.local_files import check_local_files
 
     check_local_files(recipe, file=recipe_path)
     gpu = resolve_gpu(recipe, file=recipe_path)

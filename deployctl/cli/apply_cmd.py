@@ -13,9 +13,9 @@ RecipeArg = typer.Argument(..., help="Recipe YAML file.", show_default=False)
 def plan(recipe_file: Path = RecipeArg) -> None:
     """Show what apply would do; never quantizes or downloads. Exit 0: no changes; 3: changes; 1: rejected."""
     from deployctl.apply import apply_recipe
-    from deployctl.recipe.load import load_recipe
+    from deployctl.read_recipe import read_recipe
 
-    recipe = load_recipe(recipe_file)
+    recipe = read_recipe(recipe_file)
     result = apply_recipe(recipe, recipe_path=recipe_file, report=out.info, dry_run=True)
     data = {
         "deployment": recipe.name,
@@ -33,9 +33,9 @@ def plan(recipe_file: Path = RecipeArg) -> None:
 def apply(recipe_file: Path = RecipeArg) -> None:
     """Validate, quantize (cached), launch or swap, wait until healthy, smoke-test and record the deployment."""
     from deployctl.apply import apply_recipe
-    from deployctl.recipe.load import load_recipe
+    from deployctl.read_recipe import read_recipe
 
-    recipe = load_recipe(recipe_file)
+    recipe = read_recipe(recipe_file)
     out.step(
         f"applying {recipe_file} ({recipe.name}: {recipe.model.display}, {recipe.quantization.format.value}, "
         f"{recipe.engine.name.value} via {recipe.runtime.kind.value})"

@@ -35,14 +35,14 @@ def compose(
     ] = False,
 ) -> None:
     """Render a Docker Compose file that runs the recipe's engine exactly as `deployctl apply` would."""
-    from deployctl.recipe.load import load_recipe
+    from deployctl.read_recipe import read_recipe
     from deployctl.render.compose import render_recipe_compose
 
     if output and len(recipe_files) > 1:
         raise UsageError("-o takes one recipe; use --out-dir for several")
     written = []
     for recipe_file in recipe_files:
-        recipe = load_recipe(recipe_file)
+        recipe = read_recipe(recipe_file)
         recipe = judge_named_gpu(recipe, recipe_file)
         text = render_recipe_compose(recipe, recipe_path=str(recipe_file), portable=portable)
         target = output or (out_dir / recipe_file.name if out_dir else None)
@@ -167,9 +167,9 @@ def compare(
     from deployctl.compare.figures import markdown_table, parse_bench_files, parse_formats
     from deployctl.compare.gather import gather_figures
     from deployctl.compare.plot import plot_compare
-    from deployctl.recipe.load import load_recipe
+    from deployctl.read_recipe import read_recipe
 
-    recipe = load_recipe(recipe_file)
+    recipe = read_recipe(recipe_file)
     levels = _levels(concurrency)
 
     def bench_one(base_url: str, model: str, key_env: str | None) -> Any:

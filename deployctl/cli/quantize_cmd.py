@@ -19,9 +19,9 @@ KeyArg = typer.Argument(..., help="Cache key or a unique prefix of it.")
 def quantize(recipe_file: Path = RecipeArg, progress: bool = ProgressOption) -> None:
     """Quantize the recipe's model with Model Optimizer (cached by content) and print its quality."""
     from deployctl.quantize.pipeline import describe_format, prepare
-    from deployctl.recipe.load import load_recipe
+    from deployctl.read_recipe import read_recipe
 
-    recipe = load_recipe(recipe_file)
+    recipe = read_recipe(recipe_file)
     _judge(recipe, recipe_file)
     out.step(f"{recipe.model.display}: {describe_format(recipe.quantization)}")
     started = time.perf_counter()

@@ -17,9 +17,9 @@ def validate(recipe_file: Path = RecipeArg) -> None:
     """
     from deployctl.capability import raise_if_rejected
     from deployctl.preflight import judge_preflight, judged_for
-    from deployctl.recipe.load import load_recipe
+    from deployctl.read_recipe import read_recipe
 
-    recipe = load_recipe(recipe_file)
+    recipe = read_recipe(recipe_file)
     verdict = judge_preflight(recipe, recipe_path=recipe_file)
     version = verdict.engine_version
     out.info(judged_for(verdict))

@@ -29,14 +29,14 @@ def render(
 ) -> None:
     """Render a recipe for another orchestrator from the same LaunchSpec `deployctl apply` uses."""
     from deployctl.errors import UsageError
-    from deployctl.recipe.load import load_recipe
+    from deployctl.read_recipe import read_recipe
     from deployctl.render.targets import TARGETS, render_target
 
     if target not in TARGETS:
         raise UsageError(f"unknown --target '{target}'", hint=f"choose one of: {', '.join(TARGETS)}")
     written = []
     for recipe_file in recipe_files:
-        recipe = load_recipe(recipe_file)
+        recipe = read_recipe(recipe_file)
         recipe = judge_named_gpu(recipe, recipe_file)
         text = render_target(recipe, target, recipe_path=str(recipe_file), portable=portable)
         if out_dir is None:

@@ -56,13 +56,13 @@ def tune(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Sweep engine options (bounded, resumable), check greedy outputs, bench batch 1 and --concurrency."""
-    from deployctl.recipe.load import load_recipe
+    from deployctl.read_recipe import read_recipe
     from deployctl.tune.live import ApplyStarter, EndpointProber
     from deployctl.tune.loop import Budget, TuneRun, compare_profile
     from deployctl.tune.loop import tune as run_tune
     from deployctl.tune.space import space_from_options, vllm_space
 
-    recipe = load_recipe(recipe_file)
+    recipe = read_recipe(recipe_file)
     singles = (
         space_from_options([_pair(text) for text in option])
         if option

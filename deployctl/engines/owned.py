@@ -16,6 +16,8 @@ from pathlib import Path
 
 from deployctl.checkpoint import Checkpoint
 from deployctl.engines.base import Placement
+from deployctl.errors import RecipeError
+from deployctl.recipe.lines import recipe_file, recipe_line
 from deployctl.recipe.model import EngineName, KvCacheFormat, QuantFormat, Recipe, RuntimeKind
 
 # Other spellings of options deployctl sets, and options that would replace what it sets wholesale.
@@ -134,3 +136,22 @@ def _probe_recipe(engine: EngineName, cpu: bool, runtime: RuntimeKind) -> Recipe
         "serve": {"host": _PROBE["serve.host"], "port": _PROBE["serve.port"],
                   "served_name": _PROBE["serve.served_name"], "api_key_env": "PROBE_KEY"},
     })  # fmt: skip
+
+
+def refuse_owned_flags(recipe: Recipe) -> None:
+    """Refuse extra_args that override a flag deployctl sets (it would print one thing, serve another)."""
+    if not recipe.engine.extra_args:
+        return
+    found = find_owned(recipe)
+    if found is None:
+        return
+    position, flag, field = found
+    where = f"engine.extra_args.{position}"
+    instead = (
+        f"set {field} in the recipe instead" if field else "deployctl sets it; remove it from extra_args"
+    )
+    raise RecipeError(
+        f"engine.extra_args[{position}] '{flag}' overrides a flag deployctl sets for "
+        f"{recipe.engine.name.value}; the engine would use it while deployctl reports the recipe's value",
+        file=recipe_file(recipe), line=recipe_line(recipe, where), field=where, hint=instead,
+    )  # fmt: skip

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from deployctl.errors import RecipeError
-from deployctl.recipe.checks import check_recipe_values
 from deployctl.recipe.document import read_document
 from deployctl.recipe.lines import nearest_line, remember_lines
 from deployctl.recipe.model import Recipe
@@ -52,7 +51,6 @@ def load_recipe(path: str | Path) -> Recipe:
         raise _to_recipe_error(file, exc, document.lines, data) from None
     recipe = _anchor_paths(recipe, file.parent)
     remember_lines(recipe, file, document.lines)
-    check_recipe_values(recipe)
     return recipe
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from deployctl.errors import RecipeError
-from deployctl.recipe.load import load_recipe
+from deployctl.read_recipe import read_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
@@ -20,7 +20,7 @@ def argv_flags(recipe_file: Path) -> list[str]:
     from deployctl.apply import build_spec
     from deployctl.checkpoint import Checkpoint
 
-    recipe = load_recipe(recipe_file)
+    recipe = read_recipe(recipe_file)
     checkpoint = Checkpoint(
         path=Path("/m"), key="k", format=recipe.quantization.format, kv_cache=recipe.quantization.kv_cache
     )
@@ -42,7 +42,7 @@ def test_every_flag_deployctl_sets_is_refused_in_extra_args(recipe_file: Path, t
 
     flags = argv_flags(recipe_file)
     assert "--host" in flags and "--port" in flags
-    recipe = load_recipe(recipe_file)
+    recipe = read_recipe(recipe_file)
     for flag in flags:
         for extra in ([flag, "1"], [f"{flag}=1"], [flag[:2] + flag[2:].replace("-", "_"), "1"]):
             engine = recipe.engine.model_copy(update={"extra_args": ("--seed", "7", *extra)})
@@ -50,12 +50,12 @@ def test_every_flag_deployctl_sets_is_refused_in_extra_args(recipe_file: Path, t
             assert found is not None and found[0] == 2, (flag, extra)
     # and through the loader, as a user meets it: file, line, field, the field to use instead
     with pytest.raises(RecipeError) as refused:
-        load_recipe(with_extra_args(recipe_file, tmp_path, ["--seed", "7", "--port", "1"]))
+        read_recipe(with_extra_args(recipe_file, tmp_path, ["--seed", "7", "--port", "1"]))
     assert refused.value.field == "engine.extra_args.2" and refused.value.line is not None
     assert refused.value.hint == "set serve.port in the recipe instead"
 
 
 @pytest.mark.parametrize("recipe_file", RECIPES, ids=[p.stem for p in RECIPES])
 def test_flags_deployctl_does_not_set_pass_through(recipe_file: Path, tmp_path: Path) -> None:
-    recipe = load_recipe(with_extra_args(recipe_file, tmp_path, ["--seed", "7", "--disable-log-requests"]))
+    recipe = read_recipe(with_extra_args(recipe_file, tmp_path, ["--seed", "7", "--disable-log-requests"]))
     assert recipe.engine.extra_args == ("--seed", "7", "--disable-log-requests")
