@@ -326,13 +326,31 @@ def _group_is_ours(record: ProcessRecord) -> bool:
 
 
 def _group_exists(pgid: int) -> bool:
+    """Whether a process of the group still runs. Zombies do not count: they have exited, and only their
+    parent can reap them. An engine started by a process that lives on (a program using deployctl as a
+    library, a test session) and stopped by another deployctl run stays a zombie until that parent
+    looks; counted, it made the stop wait out its whole timeout, then SIGKILL the dead."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return any(state not in ("Z", "X") for state in _group_states(pgid))
+
+
+def _group_states(pgid: int) -> Iterator[str]:
+    """State letters of the processes in group `pgid` (/proc/<pid>/stat: state, ppid, pgrp, ...)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:
+            yield fields[0]
 
 
 def _signal_group(record: ProcessRecord, sig: signal.Signals) -> None:

