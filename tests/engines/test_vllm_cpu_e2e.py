@@ -25,6 +25,7 @@ import yaml
 from deployctl.recipe.model import RuntimeKind
 from deployctl.runtimes.registry import get_runtime
 from tests.cli_helpers import run_cli
+from tests.launch_helpers import VLLM_CPU_TEST_ENV
 
 pytestmark = [pytest.mark.integration, pytest.mark.vllm]
 
@@ -40,7 +41,7 @@ def write_recipe(folder: Path, name: str, model: Path, python: Path, port: int, 
         "name": name,
         "model": {"path": str(model), **model_keys},
         "gpu": "cpu",
-        "engine": {"name": "vllm", "max_model_len": 512},
+        "engine": {"name": "vllm", "max_model_len": 512, "env": VLLM_CPU_TEST_ENV},
         "runtime": {"kind": "process", "python": str(python)},
         "serve": {"host": "127.0.0.1", "port": port, "health_timeout_s": 300},
         "smoke": {"max_tokens": 8, "timeout_s": 120},

@@ -26,7 +26,7 @@ from deployctl.recipe.model import RuntimeKind
 from deployctl.runtimes.registry import get_runtime
 from deployctl.state import StateStore
 from tests.cli_helpers import run_cli
-from tests.launch_helpers import free_port
+from tests.launch_helpers import VLLM_CPU_TEST_ENV, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.vllm]
 
@@ -63,7 +63,7 @@ def recipes(trained, vllm_python: Path, tmp_path_factory: pytest.TempPathFactory
             "name": NAME,
             "model": {"path": str(model)},
             "gpu": "cpu",
-            "engine": {"name": "vllm", "max_model_len": 512},
+            "engine": {"name": "vllm", "max_model_len": 512, "env": VLLM_CPU_TEST_ENV},
             "runtime": {"kind": "process", "python": str(vllm_python)},
             "serve": {"host": "127.0.0.1", "port": port, "health_timeout_s": 300, "front": "none"},
             "smoke": {"max_tokens": 8, "timeout_s": 120},

@@ -18,6 +18,7 @@ from deployctl.recipe.model import RuntimeKind
 from deployctl.runtimes.registry import get_runtime
 from tests.cli_helpers import run_cli
 from tests.engines.test_vllm_cpu_e2e import free_port, nothing_left
+from tests.launch_helpers import VLLM_CPU_TEST_ENV
 
 pytestmark = [pytest.mark.integration, pytest.mark.vllm]
 
@@ -39,7 +40,7 @@ def test_tune_measures_each_candidate_on_real_vllm_and_resumes(tmp_path: Path, v
                 "name": "tune-cpu",
                 "model": {"path": str(model)},
                 "gpu": "cpu",
-                "engine": {"name": "vllm", "max_model_len": 256},
+                "engine": {"name": "vllm", "max_model_len": 256, "env": VLLM_CPU_TEST_ENV},
                 "runtime": {"kind": "process", "python": str(vllm_python)},
                 "serve": {"host": "127.0.0.1", "port": port, "health_timeout_s": 300, "front": "none"},
                 "smoke": {"max_tokens": 4, "timeout_s": 120},
