@@ -97,13 +97,7 @@ def _with_profile(
     recipe: Recipe, verdict: Verdict, recipe_path: Path | None
 ) -> tuple[Recipe, ProfileChoice | None]:
     """The tuned profile (capability/profiles.py) for this GPU, engine version, formats and shape, merged."""
-    from deployctl.capability.profiles import (
-        ProfileKey,
-        choose_profile,
-        load_profiles,
-        merge_profile,
-        shape_class,
-    )
+    from deployctl.capability.profiles import ProfileKey, choose_profile, load_profiles, merge_profile
     from deployctl.capability.shapes import resolve_shape
 
     if recipe.engine.profile == "none":
@@ -111,14 +105,7 @@ def _with_profile(
     profiles = load_profiles()
     if not profiles:
         return recipe, None
-    key = ProfileKey(
-        gpu=verdict.gpu.name,
-        engine=recipe.engine.name.value,
-        engine_version=verdict.engine_version.version if verdict.engine_version else "",
-        format=recipe.quantization.format,
-        kv_cache=recipe.quantization.kv_cache,
-        shape_class=shape_class(resolve_shape(recipe.model)),
-    )
+    key = ProfileKey.of(recipe, verdict, resolve_shape(recipe.model))
     try:
         profile = choose_profile(recipe, key, profiles)
     except DeployctlError as exc:

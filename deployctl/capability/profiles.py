@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -27,6 +27,9 @@ from deployctl.capability.shapes import ModelShape
 from deployctl.errors import DeployctlError, RecipeError
 from deployctl.recipe.model import TUNING_KEYS, EngineSpec, KvCacheFormat, QuantFormat, Recipe
 from deployctl.strict import StrictModel
+
+if TYPE_CHECKING:
+    from deployctl.capability.verdict import Verdict
 
 PROFILES_ENV = "DEPLOYCTL_PROFILES"
 
@@ -131,6 +134,18 @@ class ProfileKey:
     format: QuantFormat
     kv_cache: KvCacheFormat
     shape_class: str | None
+
+    @classmethod
+    def of(cls, recipe: Recipe, verdict: Verdict, shape: ModelShape | None) -> ProfileKey:
+        """The key of a judged recipe: the GPU and the engine version are the verdict's."""
+        return cls(
+            gpu=verdict.gpu.name,
+            engine=recipe.engine.name.value,
+            engine_version=verdict.engine_version.version if verdict.engine_version else "",
+            format=recipe.quantization.format,
+            kv_cache=recipe.quantization.kv_cache,
+            shape_class=shape_class(shape),
+        )
 
     def describe(self) -> str:
         return (

@@ -105,19 +105,11 @@ def _pair(text: str) -> tuple[str, Any]:
 
 
 def _profile_key(recipe: Recipe) -> ProfileKey:
-    from deployctl.capability.profiles import ProfileKey, shape_class
+    from deployctl.capability.profiles import ProfileKey
     from deployctl.capability.shapes import resolve_shape
     from deployctl.preflight import judge_preflight
 
-    verdict = judge_preflight(recipe)
-    return ProfileKey(
-        gpu=verdict.gpu.name,
-        engine=recipe.engine.name.value,
-        engine_version=verdict.engine_version.version if verdict.engine_version else "",
-        format=recipe.quantization.format,
-        kv_cache=recipe.quantization.kv_cache,
-        shape_class=shape_class(resolve_shape(recipe.model)),
-    )
+    return ProfileKey.of(recipe, judge_preflight(recipe), resolve_shape(recipe.model))
 
 
 def _matching_profile(recipe: Recipe, key: ProfileKey) -> tuple[str, dict[str, Any]]:
