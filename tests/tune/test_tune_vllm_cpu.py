@@ -12,13 +12,11 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from deployctl.recipe.model import RuntimeKind
 from deployctl.runtimes.registry import get_runtime
 from tests.cli_helpers import run_cli
-from tests.engines.test_vllm_cpu_e2e import free_port, nothing_left
-from tests.launch_helpers import VLLM_CPU_TEST_ENV
+from tests.engines.test_vllm_cpu_e2e import free_port, nothing_left, write_recipe
 
 pytestmark = [pytest.mark.integration, pytest.mark.vllm]
 
@@ -33,20 +31,8 @@ def test_tune_measures_each_candidate_on_real_vllm_and_resumes(tmp_path: Path, v
 
     model = generate_tiny_model("qwen3", tmp_path / "model", head_dim=32)
     port = free_port()
-    recipe = tmp_path / "tune-cpu.yaml"
-    recipe.write_text(
-        yaml.safe_dump(
-            {
-                "name": "tune-cpu",
-                "model": {"path": str(model)},
-                "gpu": "cpu",
-                "engine": {"name": "vllm", "max_model_len": 256, "env": VLLM_CPU_TEST_ENV},
-                "runtime": {"kind": "process", "python": str(vllm_python)},
-                "serve": {"host": "127.0.0.1", "port": port, "health_timeout_s": 300, "front": "none"},
-                "smoke": {"max_tokens": 4, "timeout_s": 120},
-            }
-        )
-    )
+    # The e2e tests' vLLM-CPU recipe; each candidate runs without the front (tune's own rule).
+    recipe = write_recipe(tmp_path, "tune-cpu", model, vllm_python, port)
     out = tmp_path / "tune.json"
     try:
         first = run_cli("--json", "tune", str(recipe), *TUNE, "--budget-starts", "2", "-o", str(out))
